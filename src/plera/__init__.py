@@ -1,0 +1,1 @@
+"""Plera Sequences: an event-sourced outreach-sequence engine."""

@@ -1,0 +1,333 @@
+"""LeadEnrollment: one lead's way through one sequence, step by step.
+
+Its events are the record of what was sent, skipped or stopped. The send protocol's moment
+of decision is StepDispatching: rules here refuse it after a reply, a pause or a stop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from plera.aggregates.base import PleraAggregate
+from plera.aggregates.channels import Condition
+from plera.aggregates.errors import (
+    EnrollmentClosed,
+    EnrollmentPausedError,
+    InvalidValue,
+    LeadHasReplied,
+    SequenceNotActive,
+    StepNotInState,
+)
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    DISPATCHING = "dispatching"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+
+
+DONE = frozenset({StepStatus.SENT, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.OUTCOME_UNKNOWN})
+
+
+def message_id_for(enrollment_id: UUID, step: int, attempt: int) -> str:
+    """The outbound message id, derived so that a retried decision names the same message."""
+    return f"<{uuid5(enrollment_id, f'step:{step}:attempt:{attempt}')}@plera>"
+
+
+class LeadEnrollment(PleraAggregate):
+    @staticmethod
+    def create_id(sequence_id: UUID, lead_id: UUID) -> UUID:
+        return uuid5(sequence_id, str(lead_id))  # a second enrollment collides in the store
+
+    class LeadEnrolled(PleraAggregate.Created):
+        sequence_id: UUID
+        lead_id: UUID
+        workspace_id: UUID
+        steps: list[dict[str, Any]]
+
+    def __init__(self, sequence_id: UUID, lead_id: UUID, workspace_id: UUID, steps: list[dict[str, Any]]) -> None:
+        self.sequence_id = sequence_id
+        self.lead_id = lead_id
+        self.workspace_id = workspace_id
+        self.plan = steps
+        self.steps: list[dict[str, Any]] = [
+            {"status": StepStatus.PENDING.value, "eligible_at": None, "message_id": None, "sender_id": None,
+             "attempts": 0, "reason": None}
+            for _ in steps
+        ]
+        self.status = "active"
+        self.paused = False
+        self.stop_reason: str | None = None
+        self.replied_at: datetime | None = None
+
+    @classmethod
+    def enroll(
+        cls,
+        *,
+        sequence_id: UUID,
+        lead_id: UUID,
+        workspace_id: UUID,
+        steps: list[dict[str, Any]],
+        at: datetime,
+        actor: str,
+    ) -> LeadEnrollment:
+        """Enrolls a lead with the sequence's steps as they are now (the plan it will follow)."""
+        if not steps:
+            raise InvalidValue("a sequence without steps enrolls nobody")
+        plan = [{"channel": s["channel"], "delay_days": s["delay_days"], "condition": s["condition"]} for s in steps]
+        return cls._record_created(
+            cls.LeadEnrolled,
+            id=cls.create_id(sequence_id, lead_id),
+            at=at,
+            actor=actor,
+            sequence_id=sequence_id,
+            lead_id=lead_id,
+            workspace_id=workspace_id,
+            steps=plan,
+        )
+
+    # ---- reading the state
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def next_step(self) -> int | None:
+        """The first step not yet done (numbered from 1), or None when all are done."""
+        for number, state in enumerate(self.steps, start=1):
+            if StepStatus(state["status"]) not in DONE:
+                return number
+        return None
+
+    def step_status(self, step: int) -> StepStatus:
+        return StepStatus(self._state(step)["status"])
+
+    def channel_of(self, step: int) -> str:
+        return str(self._plan(step)["channel"])
+
+    def condition_of(self, step: int) -> Condition:
+        return Condition(self._plan(step)["condition"])
+
+    def delay_of(self, step: int) -> int:
+        return int(self._plan(step)["delay_days"])
+
+    # ---- scheduling and sending
+
+    class StepScheduled(PleraAggregate.Event):
+        step: int
+        eligible_at: datetime
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment._state(self.step).update(status=StepStatus.SCHEDULED.value, eligible_at=self.eligible_at)
+
+    def schedule(self, *, step: int, eligible_at: datetime, sequence_running: bool, at: datetime, actor: str) -> None:
+        """Schedules the next step. Nothing is scheduled while the sequence or the lead is paused."""
+        if not sequence_running:
+            raise SequenceNotActive("nothing is scheduled while the sequence is not running")
+        self._check_may_proceed(step)
+        if self.step_status(step) is not StepStatus.PENDING:
+            raise StepNotInState(f"step {step} is {self.step_status(step)}, not pending")
+        self._record(self.StepScheduled, at=at, actor=actor, step=step, eligible_at=eligible_at)
+
+    class StepDispatching(PleraAggregate.Event):
+        step: int
+        message_id: str
+        sender_id: UUID
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            state = enrollment._state(self.step)
+            state.update(status=StepStatus.DISPATCHING.value, message_id=self.message_id, sender_id=self.sender_id)
+
+    def dispatch(self, *, step: int, message_id: str, sender_id: UUID, at: datetime, actor: str) -> None:
+        """The moment of decision: after this, the message may be handed to its channel."""
+        self._check_may_proceed(step)
+        if self.step_status(step) is not StepStatus.SCHEDULED:
+            raise StepNotInState(f"step {step} is {self.step_status(step)}, not scheduled")
+        self._record(self.StepDispatching, at=at, actor=actor, step=step, message_id=message_id, sender_id=sender_id)
+
+    class MessageSent(PleraAggregate.Event):
+        step: int
+        message_id: str
+        channel: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment._state(self.step)["status"] = StepStatus.SENT.value
+
+    def record_sent(self, *, step: int, at: datetime, actor: str) -> None:
+        state = self._dispatching(step)
+        self._record(
+            self.MessageSent, at=at, actor=actor, step=step, message_id=state["message_id"], channel=self.channel_of(step)
+        )
+
+    class StepSendFailed(PleraAggregate.Event):
+        step: int
+        message_id: str
+        retryable: bool
+        reason: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            state = enrollment._state(self.step)
+            state["attempts"] += 1
+            state["reason"] = self.reason
+            state["status"] = (StepStatus.PENDING if self.retryable else StepStatus.FAILED).value
+
+    def record_failed(self, *, step: int, retryable: bool, reason: str, at: datetime, actor: str) -> None:
+        """A retryable failure returns the step to pending, to be scheduled again; a permanent one ends it."""
+        state = self._dispatching(step)
+        self._record(
+            self.StepSendFailed,
+            at=at,
+            actor=actor,
+            step=step,
+            message_id=state["message_id"],
+            retryable=retryable,
+            reason=reason,
+        )
+
+    class SendOutcomeUnknown(PleraAggregate.Event):
+        step: int
+        message_id: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment._state(self.step)["status"] = StepStatus.OUTCOME_UNKNOWN.value
+
+    def record_outcome_unknown(self, *, step: int, at: datetime, actor: str) -> None:
+        """A dispatch whose lease ran out: never resent, since a duplicate is worse than a gap."""
+        state = self._dispatching(step)
+        self._record(self.SendOutcomeUnknown, at=at, actor=actor, step=step, message_id=state["message_id"])
+
+    class StepSkipped(PleraAggregate.Event):
+        step: int
+        reason: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment._state(self.step).update(status=StepStatus.SKIPPED.value, reason=self.reason)
+
+    def skip(self, *, step: int, reason: str, at: datetime, actor: str) -> None:
+        if self.step_status(step) not in (StepStatus.PENDING, StepStatus.SCHEDULED):
+            raise StepNotInState(f"step {step} is {self.step_status(step)}: only a waiting step can be skipped")
+        self._record(self.StepSkipped, at=at, actor=actor, step=step, reason=reason)
+
+    # ---- replies and lifecycle
+
+    class ReplyDetected(PleraAggregate.Event):
+        channel: str
+        message_ref: str | None
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            if enrollment.replied_at is None:
+                enrollment.replied_at = self.timestamp
+
+    def record_reply(self, *, channel: str, message_ref: str | None, at: datetime, actor: str) -> None:
+        """Records a reply and at once skips every remaining no_reply step; `always` steps remain."""
+        self._record(self.ReplyDetected, at=at, actor=actor, channel=channel, message_ref=message_ref)
+        for number, state in enumerate(self.steps, start=1):
+            waiting = StepStatus(state["status"]) in (StepStatus.PENDING, StepStatus.SCHEDULED)
+            if waiting and self.condition_of(number) is Condition.NO_REPLY:
+                self._record(self.StepSkipped, at=at, actor=actor, step=number, reason="replied")
+        if self.is_open and self.next_step is None:
+            self._record(self.EnrollmentStopped, at=at, actor=actor, reason="replied")
+
+    class EnrollmentPaused(PleraAggregate.Event):
+        reason: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.paused = True
+
+    def pause(self, *, reason: str, at: datetime, actor: str) -> None:
+        self._check_open()
+        if not self.paused:
+            self._record(self.EnrollmentPaused, at=at, actor=actor, reason=reason)
+
+    class EnrollmentResumed(PleraAggregate.Event):
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.paused = False
+
+    def resume(self, *, at: datetime, actor: str) -> None:
+        self._check_open()
+        if self.paused:
+            self._record(self.EnrollmentResumed, at=at, actor=actor)
+
+    class EnrollmentStopped(PleraAggregate.Event):
+        reason: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.status = "stopped"
+            enrollment.stop_reason = self.reason
+
+    def stop(self, *, reason: str, at: datetime, actor: str) -> None:
+        if self.is_open:
+            self._record(self.EnrollmentStopped, at=at, actor=actor, reason=reason)
+
+    class EnrollmentCompleted(PleraAggregate.Event):
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.status = "completed"
+
+    def complete_if_done(self, *, at: datetime, actor: str) -> bool:
+        if self.is_open and self.next_step is None:
+            self._record(self.EnrollmentCompleted, at=at, actor=actor)
+            return True
+        return False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "sequence_id": str(self.sequence_id),
+            "lead_id": str(self.lead_id),
+            "status": self.status,
+            "paused": self.paused,
+            "stop_reason": self.stop_reason,
+            "replied_at": self.replied_at.isoformat() if self.replied_at else None,
+            "next_step": self.next_step,
+            "version": self.version,
+            "steps": [
+                {
+                    "step": n,
+                    "channel": plan["channel"],
+                    "condition": plan["condition"],
+                    "status": state["status"],
+                    "eligible_at": state["eligible_at"].isoformat() if state["eligible_at"] else None,
+                    "message_id": state["message_id"],
+                    "reason": state["reason"],
+                }
+                for n, (plan, state) in enumerate(zip(self.plan, self.steps, strict=True), start=1)
+            ],
+        }
+
+    # ---- rules
+
+    def _plan(self, step: int) -> dict[str, Any]:
+        if not 1 <= step <= len(self.plan):
+            raise InvalidValue(f"there is no step {step}")
+        return self.plan[step - 1]
+
+    def _state(self, step: int) -> dict[str, Any]:
+        self._plan(step)
+        return self.steps[step - 1]
+
+    def _check_open(self) -> None:
+        if not self.is_open:
+            raise EnrollmentClosed(f"the enrollment is {self.status}")
+
+    def _check_may_proceed(self, step: int) -> None:
+        self._check_open()
+        if self.paused:
+            raise EnrollmentPausedError("the lead is paused")
+        if step != self.next_step:
+            raise StepNotInState(f"step {step} is not the lead's next step ({self.next_step})")
+        if self.replied_at is not None and self.condition_of(step) is Condition.NO_REPLY:
+            raise LeadHasReplied(f"the lead has replied: no_reply step {step} may not go out")
+
+    def _dispatching(self, step: int) -> dict[str, Any]:
+        state = self._state(step)
+        if StepStatus(state["status"]) is not StepStatus.DISPATCHING:
+            raise StepNotInState(f"step {step} is {state['status']}, not dispatching")
+        return state

@@ -1,0 +1,60 @@
+"""Domain errors. Each carries a stable code; the API maps them to problem details in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the command (answered 409)."""
+
+    code = "rule_violation"
+    status = 409
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidValue(DomainError):
+    """The command's values break a rule of their own (answered 422)."""
+
+    code = "invalid_value"
+    status = 422
+
+
+class NotFound(DomainError):
+    """No such resource in the caller's workspace (answered 404, also for another workspace's)."""
+
+    code = "not_found"
+    status = 404
+
+
+class SequenceNotDraft(DomainError):
+    code = "sequence_not_draft"
+
+
+class SequenceNotActive(DomainError):
+    code = "sequence_not_active"
+
+
+class SequenceArchived(DomainError):
+    code = "sequence_archived"
+
+
+class RunArchived(DomainError):
+    code = "run_archived"
+
+
+class EnrollmentClosed(DomainError):
+    code = "enrollment_closed"
+
+
+class EnrollmentPausedError(DomainError):
+    code = "enrollment_paused"
+
+
+class LeadHasReplied(DomainError):
+    code = "lead_has_replied"
+
+
+class StepNotInState(DomainError):
+    code = "step_state"

@@ -1,0 +1,87 @@
+"""The one source of time. Nothing else reads the wall clock for a decision.
+
+The simulated clock lives in the database, so `plera clock advance` in one process
+moves every running process. It stands still between moves.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from psycopg_pool import ConnectionPool
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(tz=UTC)
+
+
+class FixedClock:
+    """An in-memory clock for pure tests: it moves only when told."""
+
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+    def set(self, at: datetime) -> datetime:
+        self._at = at
+        return self._at
+
+    def advance(self, by: timedelta) -> datetime:
+        self._at += by
+        return self._at
+
+
+class SimulatedClock:
+    """A clock kept in the table plera_clock, shared by every process on the database."""
+
+    def __init__(self, pool: ConnectionPool, start: datetime | None = None) -> None:
+        self._pool = pool
+        with pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO plera_clock (id, now) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+                (start or datetime.now(tz=UTC),),
+            )
+
+    def now(self) -> datetime:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT now FROM plera_clock WHERE id = 1").fetchone()
+        assert row is not None
+        return row[0].astimezone(UTC)
+
+    def set(self, at: datetime) -> datetime:
+        with self._pool.connection() as conn:
+            conn.execute("UPDATE plera_clock SET now = %s WHERE id = 1", (at,))
+        return at.astimezone(UTC)
+
+    def advance(self, by: timedelta) -> datetime:
+        with self._pool.connection() as conn:
+            row = conn.execute("UPDATE plera_clock SET now = now + %s WHERE id = 1 RETURNING now", (by,)).fetchone()
+        assert row is not None
+        return row[0].astimezone(UTC)
+
+
+_DURATION = re.compile(r"^(\d+)([dhms])$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Reads durations like 3d, 4h, 90m or 30s."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use a number and d, h, m or s, like 3d or 90m)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_instant(text: str) -> datetime:
+    """Reads an ISO 8601 instant; one without a zone is taken as UTC."""
+    at = datetime.fromisoformat(text)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

