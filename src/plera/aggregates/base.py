@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 
 class PleraAggregate(Aggregate):
     class Event(Aggregate.Event):
+        workspace_id: UUID  # every event names its tenant: Kafka's ce_source and the read models need it
         actor: str
 
     class Created(Event, Aggregate.Created):
@@ -27,4 +28,4 @@ class PleraAggregate(Aggregate):
         return cls._create(event_class, id=id, timestamp=at, actor=actor, **data)
 
     def _record(self, event_class: type[Aggregate.Event], *, at: datetime, actor: str, **data: Any) -> None:
-        self.trigger_event(event_class, timestamp=at, actor=actor, **data)
+        self.trigger_event(event_class, timestamp=at, actor=actor, workspace_id=self.workspace_id, **data)

@@ -58,8 +58,14 @@ class LeadEnrollment(PleraAggregate):
         self.workspace_id = workspace_id
         self.plan = steps
         self.steps: list[dict[str, Any]] = [
-            {"status": StepStatus.PENDING.value, "eligible_at": None, "message_id": None, "sender_id": None,
-             "attempts": 0, "reason": None}
+            {
+                "status": StepStatus.PENDING.value,
+                "eligible_at": None,
+                "message_id": None,
+                "sender_id": None,
+                "attempts": 0,
+                "reason": None,
+            }
             for _ in steps
         ]
         self.status = "active"
@@ -137,6 +143,14 @@ class LeadEnrollment(PleraAggregate):
             raise StepNotInState(f"step {step} is {self.step_status(step)}, not pending")
         self._record(self.StepScheduled, at=at, actor=actor, step=step, eligible_at=eligible_at)
 
+    def start(self, *, sequence_running: bool, at: datetime, actor: str) -> bool:
+        """Schedules step 1, eligible at once, when the lead may start now. False when it may not yet."""
+        waiting = self.is_open and not self.paused and self.step_status(1) is StepStatus.PENDING
+        if not (waiting and sequence_running and self.next_step == 1):
+            return False
+        self.schedule(step=1, eligible_at=at, sequence_running=True, at=at, actor=actor)
+        return True
+
     class StepDispatching(PleraAggregate.Event):
         step: int
         message_id: str
@@ -164,7 +178,12 @@ class LeadEnrollment(PleraAggregate):
     def record_sent(self, *, step: int, at: datetime, actor: str) -> None:
         state = self._dispatching(step)
         self._record(
-            self.MessageSent, at=at, actor=actor, step=step, message_id=state["message_id"], channel=self.channel_of(step)
+            self.MessageSent,
+            at=at,
+            actor=actor,
+            step=step,
+            message_id=state["message_id"],
+            channel=self.channel_of(step),
         )
 
     class StepSendFailed(PleraAggregate.Event):

@@ -26,7 +26,13 @@ class Run(PleraAggregate):
         if not name.strip():
             raise InvalidValue("a run needs a name")
         return cls._record_created(
-            cls.RunCreated, id=uuid4(), at=at, actor=actor, workspace_id=workspace_id, name=name.strip(), play_id=play_id
+            cls.RunCreated,
+            id=uuid4(),
+            at=at,
+            actor=actor,
+            workspace_id=workspace_id,
+            name=name.strip(),
+            play_id=play_id,
         )
 
     class RunArchived(PleraAggregate.Event):

@@ -52,7 +52,9 @@ class Workspace(PleraAggregate):
         sending_days: list[str],
         holiday_countries: list[str],
         webhook_secret_id: UUID,
+        workspace_id: UUID,
     ) -> None:
+        self.workspace_id = workspace_id
         self.name = name
         self.timezone = timezone
         self.window_start = window_start
@@ -78,12 +80,14 @@ class Workspace(PleraAggregate):
     ) -> Workspace:
         if not name.strip():
             raise InvalidValue("a workspace needs a name")
-        days = list(sending_days or DEFAULT_SENDING_DAYS)
+        days = list(DEFAULT_SENDING_DAYS if sending_days is None else sending_days)
+        workspace_id = uuid4()
         check_window(window_start, window_end)
         check_sending_days(days)
         return cls._record_created(
             cls.WorkspaceCreated,
-            id=uuid4(),
+            id=workspace_id,
+            workspace_id=workspace_id,
             at=at,
             actor=actor,
             name=name.strip(),

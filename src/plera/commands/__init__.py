@@ -1,0 +1,1 @@
+"""Use cases: pydantic command models and the handlers that load, call and save aggregates."""

@@ -1,0 +1,120 @@
+"""Enrollment: leads into sequences, in batches, idempotently; and per-lead pause, resume and stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from plera.aggregates.enrollment import LeadEnrollment
+from plera.aggregates.lead import SourceGroup
+from plera.aggregates.sequence import Sequence
+from plera.runtime import Services
+
+BATCH = 1000
+
+
+def enroll_leads(sv: Services, sequence: Sequence, lead_ids: Iterable[UUID], actor: str) -> int:
+    """Enrolls the leads not yet in the sequence and schedules their step 1. Returns how many were new.
+
+    Enrolling a lead twice is a no-op: the enrollment id is derived from (sequence, lead).
+    """
+    sequence.check_enrollable()
+    ids = list(dict.fromkeys(lead_ids))
+    enrolled = 0
+    for start in range(0, len(ids), BATCH):
+        enrolled += _enroll_batch(sv, sequence, ids[start : start + BATCH], actor)
+    return enrolled
+
+
+def _enroll_batch(sv: Services, sequence: Sequence, lead_ids: list[UUID], actor: str) -> int:
+    at = sv.clock.now()
+    wanted = {LeadEnrollment.create_id(sequence.id, lead_id): lead_id for lead_id in lead_ids}
+    known = sv.events.existing(wanted)
+    fresh = [_enroll(sequence, lead_id, at, actor) for eid, lead_id in wanted.items() if eid not in known]
+    if not fresh:
+        return 0
+    try:
+        sv.events.save(*fresh)
+        return len(fresh)
+    except IntegrityError:
+        # Another process enrolled some of these meanwhile: fall back to one at a time.
+        return sum(_save_alone(sv, e) for e in fresh)
+
+
+def _enroll(sequence: Sequence, lead_id: UUID, at: datetime, actor: str) -> LeadEnrollment:
+    enrollment = LeadEnrollment.enroll(
+        sequence_id=sequence.id,
+        lead_id=lead_id,
+        workspace_id=sequence.workspace_id,
+        steps=sequence.steps,
+        at=at,
+        actor=actor,
+    )
+    # Step 1 is eligible the moment the lead enters; the dispatcher waits for the window.
+    enrollment.start(sequence_running=sequence.is_running, at=at, actor=actor)
+    return enrollment
+
+
+def _save_alone(sv: Services, enrollment: LeadEnrollment) -> int:
+    try:
+        sv.events.save(enrollment)
+    except IntegrityError:
+        return 0
+    return 1
+
+
+def enroll_sequence(sv: Services, sequence: Sequence, actor: str) -> int:
+    """Enrolls every lead of the sequence's eligible source groups."""
+    groups = sv.events.load_many(sequence.source_group_ids)
+    lead_ids = [lead_id for g in groups.values() if g.eligible for lead_id in g.lead_ids]
+    return enroll_leads(sv, sequence, lead_ids, actor)
+
+
+def enroll_arrivals(sv: Services, group: SourceGroup, lead_ids: list[UUID], actor: str) -> int:
+    """Leads that became eligible in a group join every launched sequence that draws on it."""
+    if not group.eligible or not lead_ids:
+        return 0
+    enrolled = 0
+    for sequence in sv.events.load_many(group.sequence_ids).values():
+        if group.id in sequence.source_group_ids and sequence.status in ("active", "paused"):
+            enrolled += enroll_leads(sv, sequence, lead_ids, actor)
+    return enrolled
+
+
+def start_waiting(sv: Services, sequence: Sequence, actor: str) -> int:
+    """After a sequence resumes: starts the leads that entered while it was paused."""
+    at = sv.clock.now()
+    started = [
+        e for e in _enrollments_of(sv, sequence) if e.start(sequence_running=sequence.is_running, at=at, actor=actor)
+    ]
+    if started:
+        sv.events.save(*started)
+    return len(started)
+
+
+def _enrollments_of(sv: Services, sequence: Sequence) -> list[LeadEnrollment]:
+    groups = sv.events.load_many(sequence.source_group_ids)
+    lead_ids = {lead_id for g in groups.values() for lead_id in g.lead_ids}
+    found = sv.events.load_many(LeadEnrollment.create_id(sequence.id, lead_id) for lead_id in lead_ids)
+    return list(found.values())
+
+
+def control_enrollment(
+    sv: Services, workspace_id: UUID, enrollment_id: UUID, action: str, actor: str
+) -> LeadEnrollment:
+    """Per-lead pause, resume or stop, each repeatable as a no-op."""
+    enrollment = sv.events.get(enrollment_id, LeadEnrollment, workspace_id)
+    at = sv.clock.now()
+    if action == "pause":
+        enrollment.pause(reason="manual", at=at, actor=actor)
+    elif action == "resume":
+        enrollment.resume(at=at, actor=actor)
+        sequence = sv.events.get(enrollment.sequence_id, Sequence)
+        enrollment.start(sequence_running=sequence.is_running, at=at, actor=actor)
+    else:
+        enrollment.stop(reason="manual", at=at, actor=actor)
+    sv.events.save(enrollment)
+    return enrollment

@@ -1,0 +1,45 @@
+"""The auditor's replay: a lead's events and its enrollments', read from the event store itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from plera.aggregates.enrollment import LeadEnrollment
+from plera.aggregates.lead import Lead
+from plera.envelope import envelope_of
+from plera.runtime import Services
+
+
+def lead_history(sv: Services, workspace_id: UUID, lead_id: UUID, as_of: datetime | None = None) -> dict[str, Any]:
+    """Every event of the lead and its enrollments up to `as_of`, in time order, and the enrollments then."""
+    lead = sv.events.get(lead_id, Lead, workspace_id)
+    as_of = as_of or sv.clock.now()
+    groups = sv.events.load_many(lead.source_group_ids).values()
+    sequence_ids = {s for g in groups for s in g.sequence_ids}
+    enrollment_ids = sorted(sv.events.existing(LeadEnrollment.create_id(s, lead_id) for s in sequence_ids))
+    events = [e for e in sv.events.stored_events([lead_id, *enrollment_ids]) if e.timestamp <= as_of]
+    events.sort(key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
+    state: dict[UUID, Any] = {}
+    for event in events:
+        if event.originator_id != lead_id:
+            state[event.originator_id] = event.mutate(state.get(event.originator_id))
+    return {
+        "lead_id": str(lead_id),
+        "as_of": as_of.isoformat(),
+        "events": [event_view(e) for e in events],
+        "state": [e.as_dict() for e in state.values()],
+    }
+
+
+def event_view(event: Any) -> dict[str, Any]:
+    envelope = envelope_of(event)
+    return {
+        "at": envelope.occurred_at.isoformat(),
+        "type": envelope.type,
+        "aggregate_id": str(envelope.aggregate_id),
+        "version": envelope.aggregate_version,
+        "actor": envelope.actor,
+        "data": envelope.payload,
+    }

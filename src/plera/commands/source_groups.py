@@ -1,0 +1,109 @@
+"""Source groups and their leads: create, import (idempotent), mark enriched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from pydantic import Field
+
+from plera.aggregates.lead import Lead, SourceGroup, lead_id_for
+from plera.aggregates.run import Run
+from plera.commands.enrollments import enroll_arrivals
+from plera.commands.lead_import import ParsedRows, Rejection
+from plera.commands.models import Command
+from plera.runtime import Services
+
+_ATTEMPTS = 3  # a concurrent import of the same person collides once, then sees the lead
+
+
+class CreateSourceGroup(Command):
+    name: str = Field(min_length=1, max_length=200)
+
+
+def create_source_group(
+    sv: Services, workspace_id: UUID, run_id: UUID, cmd: CreateSourceGroup, actor: str
+) -> SourceGroup:
+    run = sv.events.get(run_id, Run, workspace_id)
+    run.check_open()
+    group = SourceGroup.create(workspace_id=workspace_id, run_id=run_id, name=cmd.name, at=sv.clock.now(), actor=actor)
+    sv.events.save(group)
+    return group
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: int
+    existing: int
+    lead_ids: list[UUID]
+    rejected: list[Rejection]
+    enrolled: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "imported": self.imported,
+            "existing": self.existing,
+            "lead_ids": [str(i) for i in self.lead_ids],
+            "rejected": [r.as_dict() for r in self.rejected],
+            "enrolled": self.enrolled,
+        }
+
+
+def import_leads(sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str) -> ImportResult:
+    """Adds the rows' people to the group. A person already in the workspace is linked, not copied."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            result = _import_once(sv, workspace_id, group_id, parsed, actor)
+            break
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    group = sv.events.get(group_id, SourceGroup, workspace_id)
+    enrolled = enroll_arrivals(sv, group, result.lead_ids, actor) if group.eligible else 0
+    return ImportResult(result.imported, result.existing, result.lead_ids, parsed.rejected, enrolled)
+
+
+def _import_once(sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str) -> ImportResult:
+    group = sv.events.get(group_id, SourceGroup, workspace_id)
+    sv.events.get(group.run_id, Run, workspace_id).check_open()
+    at = sv.clock.now()
+    candidates = [_identities(workspace_id, row) for _, row in parsed.rows]
+    known = sv.events.existing(i for ids in candidates for i in ids)
+    existing = sv.events.load_many({next(i for i in ids if i in known) for ids in candidates if known & set(ids)})
+    created: dict[UUID, Lead] = {}
+    changed: dict[UUID, Lead] = {}
+    lead_ids: list[UUID] = []
+    imported = linked = 0
+    for (_, row), ids in zip(parsed.rows, candidates, strict=True):
+        found_id = next((i for i in ids if i in known or i in created), None)
+        if found_id is None:
+            lead = Lead.import_new(workspace_id=workspace_id, source_group_id=group_id, details=row, at=at, actor=actor)
+            created[lead.id] = lead
+            imported += 1
+        else:
+            lead = created.get(found_id) or existing[found_id]
+            if lead.add_to_group(source_group_id=group_id, details=row, at=at, actor=actor) and found_id in existing:
+                changed[found_id] = lead
+            linked += 1
+        lead_ids.append(lead.id)
+    group.add_leads(lead_ids=lead_ids, at=at, actor=actor)
+    sv.events.save(group, *created.values(), *changed.values())
+    return ImportResult(imported, linked, lead_ids, parsed.rejected, 0)
+
+
+def _identities(workspace_id: UUID, row: dict[str, str]) -> list[UUID]:
+    """The ids this person may already have: by email first, then by LinkedIn URL."""
+    ids = [lead_id_for(workspace_id, email=row.get("email"), linkedin_url=row.get("linkedin_url"))]
+    if row.get("email") and row.get("linkedin_url"):
+        ids.append(lead_id_for(workspace_id, email=None, linkedin_url=row["linkedin_url"]))
+    return ids
+
+
+def mark_enriched(sv: Services, workspace_id: UUID, group_id: UUID, actor: str) -> int:
+    """Makes the group eligible, and enrolls its leads into the running sequences that draw on it."""
+    group = sv.events.get(group_id, SourceGroup, workspace_id)
+    if group.mark_enriched(at=sv.clock.now(), actor=actor):
+        sv.events.save(group)
+    return enroll_arrivals(sv, group, group.lead_ids, actor)

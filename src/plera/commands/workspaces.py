@@ -1,0 +1,116 @@
+"""Workspaces: create, read, change settings, issue and check API keys."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+
+from plera.aggregates.errors import NotFound
+from plera.aggregates.workspace import Workspace
+from plera.commands.models import Command, Zone
+from plera.runtime import Services
+from plera.secrets import hash_token
+
+
+class CreateWorkspace(Command):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: Zone = "UTC"
+    window_start: str = "09:00"
+    window_end: str = "17:00"
+    sending_days: list[str] | None = None
+    holiday_countries: list[str] = Field(default_factory=list)
+
+
+class ChangeWorkspace(Command):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: Zone | None = None
+    window_start: str | None = None
+    window_end: str | None = None
+    sending_days: list[str] | None = None
+    holiday_countries: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class NewWorkspace:
+    workspace: Workspace
+    api_key: str
+    webhook_secret: str
+
+
+def create_workspace(sv: Services, cmd: CreateWorkspace, actor: str) -> NewWorkspace:
+    webhook_secret = secrets.token_hex(32)
+    at = sv.clock.now()
+    workspace = Workspace.create(
+        name=cmd.name,
+        timezone=cmd.timezone,
+        window_start=cmd.window_start,
+        window_end=cmd.window_end,
+        sending_days=cmd.sending_days,
+        holiday_countries=cmd.holiday_countries,
+        webhook_secret_id=sv.vault.put(webhook_secret),
+        at=at,
+        actor=actor,
+    )
+    api_key = _issue_key(workspace, "default", at, actor)
+    sv.events.save(workspace)
+    return NewWorkspace(workspace=workspace, api_key=api_key, webhook_secret=webhook_secret)
+
+
+def issue_api_key(sv: Services, workspace_id: UUID, name: str, actor: str) -> str:
+    workspace = sv.events.get(workspace_id, Workspace)
+    key = _issue_key(workspace, name, sv.clock.now(), actor)
+    sv.events.save(workspace)
+    return key
+
+
+def _issue_key(workspace: Workspace, name: str, at: Any, actor: str) -> str:
+    """Keys read `plera_<workspace>_<key id>_<secret>`: the ids find the hash, the secret proves it."""
+    key_id = secrets.token_hex(4)
+    token = f"plera_{workspace.id.hex}_{key_id}_{secrets.token_urlsafe(24)}"
+    workspace.issue_api_key(key_id=key_id, name=name, key_hash=hash_token(token), at=at, actor=actor)
+    return token
+
+
+@dataclass(frozen=True)
+class Caller:
+    workspace_id: UUID
+    actor: str
+
+
+def authenticate(sv: Services, token: str) -> Caller | None:
+    parts = token.split("_")
+    if len(parts) < 4 or parts[0] != "plera":
+        return None
+    try:
+        workspace_id = UUID(hex=parts[1])
+        workspace = sv.events.get(workspace_id, Workspace)
+    except (ValueError, NotFound):
+        return None
+    name = workspace.api_key_name(parts[2], hash_token(token))
+    return None if name is None else Caller(workspace_id=workspace_id, actor=name)
+
+
+def workspace_view(sv: Services, workspace: Workspace, *, with_secret: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": str(workspace.id),
+        "name": workspace.name,
+        "timezone": workspace.timezone,
+        "window_start": workspace.window_start,
+        "window_end": workspace.window_end,
+        "sending_days": workspace.sending_days,
+        "holiday_countries": workspace.holiday_countries,
+    }
+    if with_secret:
+        view["webhook_secret"] = sv.vault.get(workspace.webhook_secret_id)
+    return view
+
+
+def change_workspace(sv: Services, workspace_id: UUID, cmd: ChangeWorkspace, actor: str) -> Workspace:
+    workspace = sv.events.get(workspace_id, Workspace)
+    workspace.change_settings(changes=cmd.model_dump(exclude_none=True), at=sv.clock.now(), actor=actor)
+    sv.events.save(workspace)
+    return workspace

@@ -1,0 +1,1 @@
+"""Feeds of the read models: the Kafka relay and consumers, and the in-process feed of embedded mode."""

@@ -1,0 +1,130 @@
+"""The published shape of an event: what Kafka carries and what projection handlers read.
+
+Both modes (Kafka and embedded) hand projections the same Envelope, so handlers are one code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from plera.aggregates.enrollment import LeadEnrollment
+from plera.aggregates.lead import Lead, SourceGroup
+from plera.aggregates.run import Run
+from plera.aggregates.sender_account import SenderAccount
+from plera.aggregates.sequence import Sequence
+from plera.aggregates.strategy_profile import StrategyProfile
+from plera.aggregates.workspace import Workspace
+
+AGGREGATE_NAMES: dict[type, str] = {
+    Workspace: "workspace",
+    Run: "run",
+    SourceGroup: "source_group",
+    Lead: "lead",
+    SenderAccount: "sender_account",
+    StrategyProfile: "strategy_profile",
+    Sequence: "sequence",
+    LeadEnrollment: "enrollment",
+}
+_BASE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "workspace_id", "actor"}
+)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: UUID
+    aggregate: str  # snake_case aggregate name, as in the topic plera.<aggregate>.v1
+    type: str  # the event class name, e.g. StepScheduled
+    version: int  # the event class version (class_version)
+    aggregate_id: UUID
+    aggregate_version: int
+    workspace_id: UUID
+    occurred_at: datetime
+    actor: str
+    payload: dict[str, Any]
+
+    @property
+    def topic(self) -> str:
+        return f"plera.{self.aggregate}.v1"
+
+    @property
+    def ce_type(self) -> str:
+        return f"plera.{self.aggregate}.{self.type}.v{self.version}"
+
+    def body(self) -> dict[str, Any]:
+        """The Kafka message value, as the public contract gives it."""
+        return {
+            "event_id": str(self.event_id),
+            "aggregate_id": str(self.aggregate_id),
+            "aggregate_version": self.aggregate_version,
+            "workspace_id": str(self.workspace_id),
+            "occurred_at": self.occurred_at.isoformat(),
+            "actor": self.actor,
+            "type": self.type,
+            "payload": self.payload,
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.body(), separators=(",", ":"), default=_json_default).encode()
+
+    @classmethod
+    def from_message(cls, ce_type: str, value: bytes) -> Envelope:
+        """Reads a Kafka message back: the CloudEvents type names the event, the value holds the rest."""
+        _, aggregate, name, version = ce_type.split(".")
+        body = json.loads(value)
+        return cls(
+            event_id=UUID(body["event_id"]),
+            aggregate=aggregate,
+            type=name,
+            version=int(version.removeprefix("v")),
+            aggregate_id=UUID(body["aggregate_id"]),
+            aggregate_version=int(body["aggregate_version"]),
+            workspace_id=UUID(body["workspace_id"]),
+            occurred_at=datetime.fromisoformat(body["occurred_at"]),
+            actor=body.get("actor", ""),
+            payload=body["payload"],
+        )
+
+
+def event_id_of(aggregate_id: UUID, version: int) -> UUID:
+    """Stable across republishing, so subscribers can dedupe by it (ce_id)."""
+    return uuid5(aggregate_id, f"event:{version}")
+
+
+def envelope_of(event: Any) -> Envelope:
+    aggregate_class = type(event).__qualname__.split(".")[0]
+    name = next(n for cls, n in AGGREGATE_NAMES.items() if cls.__name__ == aggregate_class)
+    payload = {k: _plain(v) for k, v in vars(event).items() if k not in _BASE_FIELDS}
+    return Envelope(
+        event_id=event_id_of(event.originator_id, event.originator_version),
+        aggregate=name,
+        type=type(event).__name__,
+        version=getattr(type(event), "class_version", 1),
+        aggregate_id=event.originator_id,
+        aggregate_version=event.originator_version,
+        workspace_id=event.workspace_id,
+        occurred_at=event.timestamp,
+        actor=event.actor,
+        payload=payload,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able values: UUIDs and datetimes as ISO strings, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    return _plain(value)

@@ -1,0 +1,68 @@
+"""Applies envelopes to projections in one transaction, with the position of their source.
+
+Handlers use unqualified table names: the runner sets the search path, so the same handlers
+write the live schema `read` or a scratch schema that `projections verify` compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from psycopg import Connection, sql
+
+from plera.envelope import Envelope
+from plera.projections.registry import Projection
+
+POSITIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS positions ("
+    " consumer text NOT NULL, source text NOT NULL, position bigint NOT NULL,"
+    " PRIMARY KEY (consumer, source))"
+)
+
+
+def ensure_schema(conn: Connection, projections: Iterable[Projection], schema: str = "read") -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        _search_path(conn, schema)
+        conn.execute("SELECT pg_advisory_xact_lock(7340002)")
+        conn.execute(POSITIONS_DDL)
+        for projection in projections:
+            for statement in projection.ddl:
+                conn.execute(statement)  # type: ignore[arg-type]
+
+
+def apply_batch(
+    conn: Connection,
+    projections: Sequence[Projection],
+    envelopes: Iterable[Envelope],
+    positions: dict[str, int],
+    *,
+    consumer: str,
+    schema: str = "read",
+) -> int:
+    """Applies the envelopes and records the positions reached, all or nothing. Returns how many."""
+    count = 0
+    with conn.transaction(), conn.cursor() as cur:
+        _search_path(conn, schema)
+        for envelope in envelopes:
+            for projection in projections:
+                projection.apply(cur, envelope)
+            count += 1
+        for source, position in positions.items():
+            cur.execute(
+                "INSERT INTO positions (consumer, source, position) VALUES (%s, %s, %s)"
+                " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position",
+                (consumer, source, position),
+            )
+    return count
+
+
+def read_positions(conn: Connection, consumer: str, schema: str = "read") -> dict[str, int]:
+    with conn.transaction():
+        _search_path(conn, schema)
+        rows = conn.execute("SELECT source, position FROM positions WHERE consumer = %s", (consumer,)).fetchall()
+    return {source: position for source, position in rows}
+
+
+def _search_path(conn: Connection, schema: str) -> None:
+    conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema)))
