@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS plera_secrets (
     ciphertext bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS plera_meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE SCHEMA IF NOT EXISTS read;
 """
 
@@ -69,6 +70,18 @@ class Database:
             "POSTGRES_CONN_MAX_AGE": "600",
             "POSTGRES_PRE_PING": "y",
         }
+
+    def meta(self, key: str) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT value FROM plera_meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO plera_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, value),
+            )
 
     def close(self) -> None:
         self.pool.close()

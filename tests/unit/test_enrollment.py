@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 from uuid import UUID, uuid4, uuid5
 
 import pytest
 
+from plera.aggregates.base import PleraAggregate
 from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for
 from plera.aggregates.errors import (
     EnrollmentClosed,
@@ -332,20 +334,21 @@ def test_a_reply_does_not_touch_a_step_already_handed_to_its_channel(at):
     assert enrollment.complete_if_done(at=at, actor="worker") is True
 
 
-def test_a_no_reply_step_cannot_be_scheduled_or_dispatched_after_a_reply(at):
+def test_a_retryable_failure_after_a_reply_skips_the_no_reply_step_instead_of_retrying_it(at):
     enrollment = enroll(at, "always", "no_reply", "always")
     send(enrollment, 1, at)
     schedule(enrollment, 2, at)
     dispatch(enrollment, 2, at)
     enrollment.record_reply(channel="email", message_ref=None, at=at, actor="webhook")
-    # the send in flight failed after the reply, so the no_reply step is waiting again
+    # the send in flight failed after the reply: there is nothing left to retry
     enrollment.record_failed(step=2, retryable=True, reason="smtp 421", at=at, actor="worker")
 
-    with pytest.raises(LeadHasReplied):
+    assert enrollment.step_status(2) is StepStatus.SKIPPED
+    with pytest.raises(StepNotInState):
         schedule(enrollment, 2, at)
-    with pytest.raises(LeadHasReplied):
-        dispatch(enrollment, 2, at)
-    assert enrollment.step_status(2) is StepStatus.PENDING
+    assert enrollment.next_step == 3
+    schedule(enrollment, 3, at)  # the always step still goes out
+    assert enrollment.step_status(3) is StepStatus.SCHEDULED
 
 
 # ---- pause, stop, complete
@@ -407,7 +410,11 @@ def test_an_enrollment_completes_only_when_every_step_is_done(at):
 def test_every_event_is_stamped_with_the_given_time_and_actor(at):
     times = [at + timedelta(minutes=n) for n in range(8)]
     enrollment = LeadEnrollment.enroll(
-        sequence_id=SEQUENCE, lead_id=uuid4(), workspace_id=uuid4(), steps=plan("always", "no_reply"), at=times[0],
+        sequence_id=SEQUENCE,
+        lead_id=uuid4(),
+        workspace_id=uuid4(),
+        steps=plan("always", "no_reply"),
+        at=times[0],
         actor="ops",
     )
     enrollment.pause(reason="x", at=times[1], actor="ops")
@@ -417,7 +424,7 @@ def test_every_event_is_stamped_with_the_given_time_and_actor(at):
     enrollment.record_sent(step=1, at=times[5], actor="worker")
     enrollment.record_reply(channel="email", message_ref=None, at=times[6], actor="webhook")
 
-    events = enrollment.collect_events()
+    events = cast(list[PleraAggregate.Event], enrollment.collect_events())
 
     assert [(e.timestamp, e.actor) for e in events] == [
         (times[0], "ops"),
@@ -461,3 +468,13 @@ def test_an_enrollment_shows_each_step_with_its_plan_and_state(at):
         "message_id": None,
         "reason": None,
     }
+
+
+def test_a_no_reply_step_left_waiting_by_an_older_history_still_cannot_go_out_after_a_reply(at):
+    enrollment = enroll(at, "always", "no_reply")
+    send(enrollment, 1, at)
+    # an older history recorded the reply without skipping the waiting steps
+    enrollment._record(LeadEnrollment.ReplyDetected, at=at, actor="webhook", channel="email", message_ref=None)
+
+    with pytest.raises(LeadHasReplied):
+        schedule(enrollment, 2, at)

@@ -67,7 +67,15 @@ def test_a_sequence_without_steps_is_refused(at):
         {"channel": "email", "delay_days": True},
         {"channel": "email", "condition": "if_opened"},
     ],
-    ids=["unknown channel", "no channel", "negative delay", "fractional delay", "text delay", "bool delay", "condition"],
+    ids=[
+        "unknown channel",
+        "no channel",
+        "negative delay",
+        "fractional delay",
+        "text delay",
+        "bool delay",
+        "condition",
+    ],
 )
 def test_a_step_with_a_bad_channel_delay_or_condition_is_refused(at, step):
     with pytest.raises(InvalidValue):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -10,8 +11,10 @@ from plera.aggregates.errors import InvalidValue
 from plera.aggregates.workspace import Workspace
 
 
-def new_workspace(at: datetime, **kwargs: object) -> Workspace:
-    return Workspace.create(name="Acme", timezone="Europe/Berlin", webhook_secret_id=uuid4(), at=at, actor="test", **kwargs)
+def new_workspace(at: datetime, **kwargs: Any) -> Workspace:
+    return Workspace.create(
+        name="Acme", timezone="Europe/Berlin", webhook_secret_id=uuid4(), at=at, actor="test", **kwargs
+    )
 
 
 def test_a_new_workspace_sends_from_nine_to_five_on_weekdays(at):

@@ -210,6 +210,9 @@ class LeadEnrollment(PleraAggregate):
             retryable=retryable,
             reason=reason,
         )
+        if retryable and self.replied_at is not None and self.condition_of(step) is Condition.NO_REPLY:
+            # A reply came in while this send was in flight: there is nothing left to retry.
+            self._record(self.StepSkipped, at=at, actor=actor, step=step, reason="replied")
 
     class SendOutcomeUnknown(PleraAggregate.Event):
         step: int
@@ -248,6 +251,8 @@ class LeadEnrollment(PleraAggregate):
     def record_reply(self, *, channel: str, message_ref: str | None, at: datetime, actor: str) -> None:
         """Records a reply and at once skips every remaining no_reply step; `always` steps remain."""
         self._record(self.ReplyDetected, at=at, actor=actor, channel=channel, message_ref=message_ref)
+        if not self.is_open:
+            return
         for number, state in enumerate(self.steps, start=1):
             waiting = StepStatus(state["status"]) in (StepStatus.PENDING, StepStatus.SCHEDULED)
             if waiting and self.condition_of(number) is Condition.NO_REPLY:

@@ -37,10 +37,12 @@ def normalise_linkedin_url(url: str) -> str:
 
 
 def lead_id_for(workspace_id: UUID, *, email: str | None, linkedin_url: str | None) -> UUID:
+    email = normalise_email(email or "")
+    url = normalise_linkedin_url(linkedin_url or "")
     if email:
-        return uuid5(workspace_id, "email:" + normalise_email(email))
-    if linkedin_url:
-        return uuid5(workspace_id, "linkedin:" + normalise_linkedin_url(linkedin_url))
+        return uuid5(workspace_id, "email:" + email)
+    if url:
+        return uuid5(workspace_id, "linkedin:" + url)
     raise InvalidValue("a lead needs an email or a LinkedIn URL")
 
 
@@ -123,6 +125,7 @@ class SourceGroup(PleraAggregate):
     def create(cls, *, workspace_id: UUID, run_id: UUID, name: str, at: datetime, actor: str) -> SourceGroup:
         if not name.strip():
             raise InvalidValue("a source group needs a name")
+        name = name.strip()
         return cls._record_created(
             cls.SourceGroupCreated, id=uuid4(), at=at, actor=actor, workspace_id=workspace_id, run_id=run_id, name=name
         )

@@ -66,7 +66,7 @@ class SenderAccount(PleraAggregate):
         """`connection` holds host, port and the like, with secrets as `*_secret_id` references."""
         if channel not in ACCOUNT_CHANNELS:
             raise InvalidValue(f"channel is one of {', '.join(ACCOUNT_CHANNELS)}")
-        if daily_limit < 1:
+        if isinstance(daily_limit, bool) or daily_limit < 1:
             raise InvalidValue("daily_limit must be at least 1")
         if weekly_invite_limit is not None and (channel != "linkedin" or weekly_invite_limit < 1):
             raise InvalidValue("weekly_invite_limit is a positive number, for LinkedIn senders only")

@@ -45,8 +45,10 @@ def checked_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
     if merged["company_stop"] not in COMPANY_STOP:
         raise InvalidValue("company_stop is off, stop or pause")
     limit = merged["daily_new_leads"]
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise InvalidValue("daily_new_leads is a positive number, or null for no limit")
+    if not isinstance(merged["invite_without_note"], bool):
+        raise InvalidValue("invite_without_note is true or false")
     return merged
 
 

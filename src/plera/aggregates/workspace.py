@@ -12,6 +12,7 @@ from plera.aggregates.errors import InvalidValue
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SENDING_DAYS = ["mon", "tue", "wed", "thu", "fri"]
+SETTINGS = ("name", "timezone", "window_start", "window_end", "sending_days", "holiday_countries")
 
 
 def check_window(start: str, end: str) -> None:
@@ -125,6 +126,9 @@ class Workspace(PleraAggregate):
                 setattr(workspace, field, value)
 
     def change_settings(self, *, changes: dict[str, Any], at: datetime, actor: str) -> None:
+        unknown = set(changes) - set(SETTINGS)
+        if unknown:
+            raise InvalidValue(f"unknown workspace settings: {', '.join(sorted(unknown))}")
         merged = {
             "window_start": self.window_start,
             "window_end": self.window_end,

@@ -88,14 +88,14 @@ def start_waiting(sv: Services, sequence: Sequence, actor: str) -> int:
     """After a sequence resumes: starts the leads that entered while it was paused."""
     at = sv.clock.now()
     started = [
-        e for e in _enrollments_of(sv, sequence) if e.start(sequence_running=sequence.is_running, at=at, actor=actor)
+        e for e in enrollments_of(sv, sequence) if e.start(sequence_running=sequence.is_running, at=at, actor=actor)
     ]
     if started:
         sv.events.save(*started)
     return len(started)
 
 
-def _enrollments_of(sv: Services, sequence: Sequence) -> list[LeadEnrollment]:
+def enrollments_of(sv: Services, sequence: Sequence) -> list[LeadEnrollment]:
     groups = sv.events.load_many(sequence.source_group_ids)
     lead_ids = {lead_id for g in groups.values() for lead_id in g.lead_ids}
     found = sv.events.load_many(LeadEnrollment.create_id(sequence.id, lead_id) for lead_id in lead_ids)

@@ -12,8 +12,13 @@ from plera.envelope import envelope_of
 from plera.runtime import Services
 
 
-def lead_history(sv: Services, workspace_id: UUID, lead_id: UUID, as_of: datetime | None = None) -> dict[str, Any]:
-    """Every event of the lead and its enrollments up to `as_of`, in time order, and the enrollments then."""
+def lead_history(
+    sv: Services, workspace_id: UUID | None, lead_id: UUID, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """Every event of the lead and its enrollments up to `as_of`, in time order, and the enrollments then.
+
+    With no workspace (the operator's CLI) the lead is found in any workspace.
+    """
     lead = sv.events.get(lead_id, Lead, workspace_id)
     as_of = as_of or sv.clock.now()
     groups = sv.events.load_many(lead.source_group_ids).values()
