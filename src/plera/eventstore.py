@@ -47,7 +47,7 @@ class EventStore:
     def get(self, aggregate_id: UUID, kind: type[A], workspace_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind, or another workspace's."""
         try:
-            found = self.app.repository.get(aggregate_id)
+            found: Any = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {_label(kind)} {aggregate_id}") from None
         if not isinstance(found, kind):

@@ -28,4 +28,5 @@ class PleraAggregate(Aggregate):
         return cls._create(event_class, id=id, timestamp=at, actor=actor, **data)
 
     def _record(self, event_class: type[Aggregate.Event], *, at: datetime, actor: str, **data: Any) -> None:
-        self.trigger_event(event_class, timestamp=at, actor=actor, workspace_id=self.workspace_id, **data)
+        workspace_id = self.__dict__["workspace_id"]  # every aggregate sets it in __init__
+        self.trigger_event(event_class, timestamp=at, actor=actor, workspace_id=workspace_id, **data)

@@ -21,7 +21,7 @@ def checked_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for number, step in enumerate(steps, start=1):
         try:
-            channel = Channel(step.get("channel"))
+            channel = Channel(str(step.get("channel")))
         except ValueError:
             raise InvalidValue(f"step {number}: channel is one of {', '.join(c.value for c in Channel)}") from None
         try:
