@@ -29,7 +29,7 @@ AGGREGATE_NAMES: dict[type, str] = {
     Sequence: "sequence",
     LeadEnrollment: "enrollment",
 }
-_BASE_FIELDS = frozenset(
+BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "workspace_id", "actor"}
 )
 
@@ -90,6 +90,11 @@ class Envelope:
         )
 
 
+def published_fields_excluded(event_class: type) -> frozenset[str]:
+    """Fields an envelope leaves out: the base ones it carries itself, and any the event keeps private."""
+    return BASE_FIELDS | frozenset(getattr(event_class, "unpublished", ()))
+
+
 def event_id_of(aggregate_id: UUID, version: int) -> UUID:
     """Stable across republishing, so subscribers can dedupe by it (ce_id)."""
     return uuid5(aggregate_id, f"event:{version}")
@@ -98,7 +103,7 @@ def event_id_of(aggregate_id: UUID, version: int) -> UUID:
 def envelope_of(event: Any) -> Envelope:
     aggregate_class = type(event).__qualname__.split(".")[0]
     name = next(n for cls, n in AGGREGATE_NAMES.items() if cls.__name__ == aggregate_class)
-    payload = {k: _plain(v) for k, v in vars(event).items() if k not in _BASE_FIELDS}
+    payload = {k: _plain(v) for k, v in vars(event).items() if k not in published_fields_excluded(type(event))}
     return Envelope(
         event_id=event_id_of(event.originator_id, event.originator_version),
         aggregate=name,

@@ -101,6 +101,8 @@ class Workspace(PleraAggregate):
         )
 
     class ApiKeyIssued(PleraAggregate.Event):
+        unpublished = ("key_hash",)  # kept in the store to check keys; never sent to Kafka or history
+
         key_id: str
         name: str
         key_hash: str

@@ -1,0 +1,125 @@
+"""The relay: the notification log after its tracked position, published to Kafka in order.
+
+One relay runs at a time (a PostgreSQL advisory lock). The position moves only after the broker
+acknowledged every message of the batch, so a crash republishes rather than loses: subscribers
+dedupe by ce_id, which is stable per event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+import psycopg
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from plera.consumers.cloudevent import headers_list, to_kafka_message
+from plera.envelope import AGGREGATE_NAMES, envelope_of
+from plera.runtime import Services
+
+log = logging.getLogger(__name__)
+
+RELAY_LOCK = 7340010
+TOPICS = [f"plera.{name}.v1" for name in AGGREGATE_NAMES.values()]
+
+
+def ensure_topics(bootstrap: str, partitions: int = 3, replication: int = 1) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="plera-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(t, partitions, replication) for t in TOPICS if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing)
+    finally:
+        admin.close()
+
+
+def make_producer(bootstrap: str) -> KafkaProducer:
+    # Idempotent with acks=all: a retried batch is not written twice, and order per partition holds.
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="plera-relay",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        batch_size=256 * 1024,
+        max_in_flight_requests_per_connection=5,
+        request_timeout_ms=10_000,
+        delivery_timeout_ms=30_000,
+    )
+
+
+class Relay:
+    def __init__(self, sv: Services, producer: KafkaProducer, *, batch: int = 2000) -> None:
+        self._sv = sv
+        self._producer = producer
+        self._batch = batch
+
+    def position(self) -> int:
+        with self._sv.db.pool.connection() as conn:
+            row = conn.execute("SELECT position FROM plera_relay WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def publish_pending(self) -> int:
+        """Publishes one batch after the tracked position. Returns how many events went out."""
+        start = self.position()
+        notifications = self._sv.events.app.recorder.select_notifications(start + 1, self._batch)
+        if not notifications:
+            return 0
+        mapper = self._sv.events.app.mapper
+        futures = []
+        for notification in notifications:
+            envelope = envelope_of(mapper.to_domain_event(notification))
+            message = to_kafka_message(envelope)
+            futures.append(
+                self._producer.send(envelope.topic, key=message.key, value=message.value, headers=headers_list(message))
+            )
+        self._producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=0)  # raises when the broker did not acknowledge
+        with self._sv.db.pool.connection() as conn:
+            conn.execute(
+                "UPDATE plera_relay SET position = %s WHERE id = 1 AND position = %s", (notifications[-1].id, start)
+            )
+        return len(notifications)
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
+        """Holds the relay lock, then publishes until stopped; outages are logged and retried."""
+        with psycopg.connect(self._sv.db.url, autocommit=True) as lock_conn:
+            while not stop.is_set():
+                held = lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()
+                if held and held[0]:
+                    break
+                stop.wait(1.0)  # another relay is active: stand by
+            lock_conn.execute("LISTEN plera_events")
+            backoff = 0.5
+            while not stop.is_set():
+                try:
+                    if self.publish_pending() == 0:
+                        for _ in lock_conn.notifies(timeout=idle_wait, stop_after=1):
+                            pass
+                    backoff = 0.5
+                except (KafkaError, psycopg.OperationalError, TimeoutError) as e:
+                    log.warning("relay: %s; retrying in %.1fs", e, backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+
+def run_relay(sv: Services, bootstrap: str, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            ensure_topics(bootstrap)
+            break
+        except KafkaError as e:
+            log.warning("relay: broker not ready (%s)", e)
+            time.sleep(1.0)
+    producer = make_producer(bootstrap)
+    try:
+        Relay(sv, producer).run(stop)
+    finally:
+        producer.close(timeout=5)
