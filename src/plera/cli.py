@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -46,11 +48,11 @@ def services() -> Iterator[Services]:
         sv.close()
 
 
-def _feed(sv: Services) -> Any:
-    from plera.consumers.inprocess import InProcessFeed
+def _pipeline(sv: Services) -> Any:
+    from plera.consumers.pipeline import open_pipeline
     from plera.projections.all import ALL
 
-    return InProcessFeed(sv, ALL)
+    return open_pipeline(sv, ALL)
 
 
 @app.command()
@@ -66,15 +68,14 @@ def up(
 
     with services() as sv:
         key = ensure_default_workspace(sv, console)
-        feed = _feed(sv)
-        feed.catch_up()
-        _, stop = feed.start()
+        pipeline = _pipeline(sv)
+        pipeline.start()
         console.print(f"Plera is serving on [bold]http://{host}:{port}[/] (API docs at /docs)")
         console.print(f"Workspace 'default' API key: [bold]{key}[/]" if key else "Workspace 'default' exists.")
         try:
             uvicorn.run(create_app(sv), host=host, port=port, log_level="info")
         finally:
-            stop.set()
+            pipeline.stop()
 
 
 @workspace_app.command("create")
@@ -105,8 +106,12 @@ def demo() -> None:
     from plera.demo import run_demo
 
     with services() as sv:
-        feed = _feed(sv)
-        run_demo(sv, console, feed.catch_up)
+        pipeline = _pipeline(sv)
+        pipeline.start()
+        try:
+            run_demo(sv, console, pipeline.catch_up)
+        finally:
+            pipeline.stop()
 
 
 @app.command()
@@ -130,6 +135,45 @@ def history(
         print(json.dumps(result, indent=2))
     else:
         print_history(console, result)
+
+
+def _until_interrupted(target: Any) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        target(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _bootstrap(sv: Services) -> str:
+    if not sv.settings.kafka_bootstrap:
+        fail("PLERA_KAFKA_BOOTSTRAP is not set: without Kafka, `plera up` feeds the read models in process")
+    return str(sv.settings.kafka_bootstrap)
+
+
+@app.command()
+def relay() -> None:
+    """Publishes the event store to Kafka (one relay at a time holds the lock; others stand by)."""
+    from plera.consumers.relay import run_relay
+
+    with services() as sv:
+        bootstrap = _bootstrap(sv)
+        _until_interrupted(lambda stop: run_relay(sv, bootstrap, stop))
+
+
+@app.command()
+def consume() -> None:
+    """Feeds the read models from Kafka as a member of the consumer group."""
+    from plera.consumers.kafka_consumer import KafkaFeed
+    from plera.projections.all import ALL
+
+    with services() as sv:
+        feed = KafkaFeed(sv, ALL, _bootstrap(sv))
+        try:
+            _until_interrupted(feed.run)
+        finally:
+            feed.close()
 
 
 def _simulated(sv: Services) -> SimulatedClock:

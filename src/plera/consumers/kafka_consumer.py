@@ -76,6 +76,8 @@ class KafkaFeed:
             heartbeat_interval_ms=1_000,
         )
         self._consumer.subscribe(TOPICS, listener=_SeekToStored(self))
+        # A second client, outside the group, only to read end offsets from other threads.
+        self._probe = KafkaConsumer(bootstrap_servers=bootstrap, client_id=client_id + "-probe", group_id=None)
 
     def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
         with self._sv.db.pool.connection() as conn:
@@ -109,6 +111,16 @@ class KafkaFeed:
             log.info("offset commit to Kafka failed (%s); the database holds the position", e)
         return applied
 
+    def caught_up(self) -> bool:
+        """True when the stored positions reach the end of every partition of our topics."""
+        partitions = [
+            TopicPartition(topic, p) for topic in TOPICS for p in (self._probe.partitions_for_topic(topic) or ())
+        ]
+        ends = self._probe.end_offsets(partitions)
+        with self._sv.db.pool.connection() as conn:
+            stored = read_positions(conn, self._consumer_name, self._schema)
+        return all(stored.get(source_of(tp), 0) >= end for tp, end in ends.items())
+
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
@@ -119,3 +131,4 @@ class KafkaFeed:
 
     def close(self) -> None:
         self._consumer.close()
+        self._probe.close()
