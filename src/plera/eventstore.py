@@ -85,13 +85,13 @@ class EventStore:
         return self._replay(rows)
 
     def stored_events(self, ids: Sequence[UUID]) -> list[Any]:
-        """Every domain event of these aggregates, each aggregate's in order."""
+        """Every domain event of these aggregates, in commit order (so each aggregate's in version order)."""
         if not ids:
             return []
         with self._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT originator_id, originator_version, topic, state FROM plera_events"
-                " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+                " WHERE originator_id = ANY(%s) ORDER BY notification_id",
                 (list(ids),),
             ).fetchall()
         return [self._to_event(r) for r in rows]

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS plera_secrets (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS plera_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS plera_relay (id int PRIMARY KEY, position bigint NOT NULL);
+INSERT INTO plera_relay (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE SCHEMA IF NOT EXISTS read;
 """
 

@@ -25,7 +25,8 @@ def lead_history(
     sequence_ids = {s for g in groups for s in g.sequence_ids}
     enrollment_ids = sorted(sv.events.existing(LeadEnrollment.create_id(s, lead_id) for s in sequence_ids))
     events = [e for e in sv.events.stored_events([lead_id, *enrollment_ids]) if e.timestamp <= as_of]
-    events.sort(key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
+    # Stable on commit order: events of one instant (a clock that stands still) keep their causal order.
+    events.sort(key=lambda e: e.timestamp)
     state: dict[UUID, Any] = {}
     for event in events:
         if event.originator_id != lead_id:

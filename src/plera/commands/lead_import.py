@@ -100,6 +100,8 @@ def clean_row(row: Any) -> dict[str, str]:
             continue
         if not isinstance(value, str):
             raise RowError("invalid_field", f"{name} must be text")
+        if "\x00" in value:
+            raise RowError("invalid_field", f"{name} contains a NUL character")
         value = value.strip()
         if len(value) > _MAX_FIELD:
             raise RowError("field_too_long", f"{name} is longer than {_MAX_FIELD} characters")

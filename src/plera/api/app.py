@@ -1,0 +1,63 @@
+"""The FastAPI application: /healthz and /readyz at the root, everything else under /v1 with a key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from plera.api import problems
+from plera.api.limits import MAX_BODY_BYTES, BodyLimit
+from plera.api.routes import (
+    enrollments,
+    health,
+    leads,
+    runs,
+    sender_accounts,
+    sequences,
+    source_groups,
+    strategy_profiles,
+    workspace,
+)
+from plera.runtime import Services
+
+_DESCRIPTION = """\
+Plera Sequences: multi-step, multi-channel outreach.
+
+Every path under `/v1` needs `Authorization: Bearer <api_key>` and sees only that key's workspace;
+a resource of another workspace answers 404. Times are ISO 8601 in UTC. Lists take `limit`
+(1 to 500, default 50) and `cursor`, and answer `{items, next_cursor}`. Lists read read models,
+which follow commands within moments.
+
+Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail` and a
+stable `code`. Bodies over 10 MB answer 413.
+"""
+
+
+def create_app(sv: Services) -> FastAPI:
+    app = FastAPI(title="Plera Sequences", version="1", description=_DESCRIPTION, docs_url="/docs")
+    app.state.services = sv
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1")
+    for module in (workspace, runs, source_groups, sender_accounts, strategy_profiles, sequences, enrollments, leads):
+        v1.include_router(module.router)
+    app.include_router(v1)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, plus the Problem schema that every error response refers to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        problem = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,149 @@
+"""Sequences: create, change while draft, launch, pause, resume and archive."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from plera.aggregates.sequence import Sequence
+from plera.api.auth import CallerDep
+from plera.api.deps import PagingDep, SequenceId, ServicesDep, catalog_page
+from plera.api.models import Instant, Listed, Page
+from plera.api.problems import responses
+from plera.commands.sequences import (
+    ChangeSequence,
+    CreateSequence,
+    change_sequence,
+    create_sequence,
+    launch_sequence,
+    set_sequence_state,
+)
+from plera.commands.workspaces import Caller
+from plera.runtime import Services
+
+router = APIRouter(prefix="/sequences", tags=["sequences"], responses=responses(401, 404, 422))
+
+SequenceStatus = Literal["draft", "active", "paused", "completed", "archived"]
+
+
+class StepOut(BaseModel):
+    step: int = Field(description="the step's number, from 1")
+    name: str | None
+    channel: Literal["email", "linkedin_invite", "linkedin_message"]
+    delay_days: int
+    condition: Literal["always", "no_reply"]
+
+
+class SettingsOut(BaseModel):
+    company_stop: Literal["off", "stop", "pause"]
+    daily_new_leads: int | None
+    invite_without_note: bool
+
+
+class SequenceFields(BaseModel):
+    id: UUID
+    run_id: UUID
+    name: str
+    status: SequenceStatus
+    strategy_profile_id: UUID | None
+    source_group_ids: list[UUID]
+    steps: list[StepOut]
+    settings: SettingsOut
+
+
+class SequenceOut(SequenceFields):
+    launched_at: Instant | None
+    version: int
+
+
+class SequenceItem(SequenceFields, Listed):
+    pass
+
+
+class LaunchOut(SequenceOut):
+    enrolled: int = Field(description="leads enrolled by this launch (0 when it was launched already)")
+
+
+_STATE_ERRORS = responses(409)
+
+
+@router.post("", status_code=201, response_model=SequenceOut, summary="Create a draft sequence")
+def post_sequence(sv: ServicesDep, caller: CallerDep, body: CreateSequence) -> dict[str, Any]:
+    return create_sequence(sv, caller.workspace_id, body, caller.actor).as_dict()
+
+
+@router.get("", response_model=Page[SequenceItem], summary="List sequences, oldest first")
+def list_sequences(
+    sv: ServicesDep,
+    caller: CallerDep,
+    page: PagingDep,
+    run_id: Annotated[UUID | None, Query()] = None,
+    status: Annotated[SequenceStatus | None, Query()] = None,
+) -> dict[str, Any]:
+    found = catalog_page(sv, caller.workspace_id, "sequence", page, status=status, parent_id=run_id)
+    for item in found["items"]:  # the catalog keeps steps as stored; the API numbers them from 1
+        item["steps"] = [{"step": n, **s} for n, s in enumerate(item["steps"], start=1)]
+    return found
+
+
+@router.get("/{sequence_id}", response_model=SequenceOut, summary="A sequence")
+def get_sequence(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    return sv.events.get(sequence_id, Sequence, caller.workspace_id).as_dict()
+
+
+@router.patch(
+    "/{sequence_id}",
+    response_model=SequenceOut,
+    summary="Change name, settings and source groups; steps only while draft",
+    responses=_STATE_ERRORS,
+)
+def patch_sequence(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId, body: ChangeSequence) -> dict[str, Any]:
+    return change_sequence(sv, caller.workspace_id, sequence_id, body, caller.actor).as_dict()
+
+
+@router.post(
+    "/{sequence_id}/launch",
+    response_model=LaunchOut,
+    summary="Launch: activate and enroll the leads of its enriched source groups (repeating is a no-op)",
+    responses=_STATE_ERRORS,
+)
+def post_launch(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    sequence, enrolled = launch_sequence(sv, caller.workspace_id, sequence_id, caller.actor)
+    return {**sequence.as_dict(), "enrolled": enrolled}
+
+
+@router.post(
+    "/{sequence_id}/pause",
+    response_model=SequenceOut,
+    summary="Pause (repeating is a no-op; a draft cannot be paused)",
+    responses=_STATE_ERRORS,
+)
+def post_pause(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    return _set_state(sv, caller, sequence_id, "pause")
+
+
+@router.post(
+    "/{sequence_id}/resume",
+    response_model=SequenceOut,
+    summary="Resume (repeating is a no-op)",
+    responses=_STATE_ERRORS,
+)
+def post_resume(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    return _set_state(sv, caller, sequence_id, "resume")
+
+
+@router.post(
+    "/{sequence_id}/archive",
+    response_model=SequenceOut,
+    summary="Archive (repeating is a no-op)",
+    responses=_STATE_ERRORS,
+)
+def post_archive(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    return _set_state(sv, caller, sequence_id, "archive")
+
+
+def _set_state(sv: Services, caller: Caller, sequence_id: UUID, action: str) -> dict[str, Any]:
+    return set_sequence_state(sv, caller.workspace_id, sequence_id, action, caller.actor).as_dict()

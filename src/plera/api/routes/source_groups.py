@@ -1,0 +1,164 @@
+"""Source groups of a run, and importing leads into them (JSON or CSV, idempotent)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from plera.aggregates.lead import LEAD_FIELDS
+from plera.aggregates.run import Run
+from plera.api.auth import CallerDep
+from plera.api.deps import GroupId, PagingDep, RunId, ServicesDep, catalog_page
+from plera.api.models import Listed, Page
+from plera.api.problems import ApiError, responses
+from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
+from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
+
+router = APIRouter(tags=["source groups"], responses=responses(401, 404, 422))
+
+
+class SourceGroupOut(BaseModel):
+    id: UUID
+    run_id: UUID
+    name: str
+
+
+class SourceGroupItem(SourceGroupOut, Listed):
+    status: Literal["new", "enriched"]
+    enriched: bool
+    lead_count: int
+
+
+class Rejected(BaseModel):
+    row: int = Field(description="the data row, counted from 1 (the CSV header is not counted)")
+    code: str = Field(examples=["missing_contact", "invalid_email", "unknown_field"])
+    detail: str
+
+
+class ImportOut(BaseModel):
+    imported: int = Field(description="people new to the workspace")
+    existing: int = Field(description="people the workspace already had, now (also) in this group")
+    lead_ids: list[UUID] = Field(description="the lead of each accepted row, in row order")
+    rejected: list[Rejected]
+    enrolled: int = Field(description="enrollments this import started in launched sequences")
+
+
+class EnrichedOut(BaseModel):
+    id: UUID
+    enriched: Literal[True]
+    enrolled: int = Field(description="leads this enrolled in the launched sequences that draw on the group")
+
+
+class LeadsBody(BaseModel):
+    """The JSON form of an import. Each row is checked on its own; a bad row is rejected, not the import."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leads: list[Any]
+
+
+_LEAD_ROW = {
+    "type": "object",
+    "properties": {name: {"type": ["string", "null"]} for name in LEAD_FIELDS},
+    "additionalProperties": False,
+    "description": "a lead needs an email or a LinkedIn URL; blank fields count as missing",
+}
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["leads"],
+                    "properties": {"leads": {"type": "array", "items": _LEAD_ROW}},
+                    "additionalProperties": False,
+                }
+            },
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": f"UTF-8, a header row naming some of: {', '.join(LEAD_FIELDS)}",
+                },
+                "example": "email,first_name,company\nada@example.com,Ada,Analytical Engines\n",
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/runs/{run_id}/source-groups", status_code=201, response_model=SourceGroupOut, summary="Create a source group"
+)
+def post_source_group(sv: ServicesDep, caller: CallerDep, run_id: RunId, body: CreateSourceGroup) -> dict[str, Any]:
+    group = create_source_group(sv, caller.workspace_id, run_id, body, caller.actor)
+    return {"id": group.id, "run_id": group.run_id, "name": group.name}
+
+
+@router.get("/runs/{run_id}/source-groups", response_model=Page[SourceGroupItem], summary="List a run's source groups")
+def list_source_groups(sv: ServicesDep, caller: CallerDep, run_id: RunId, page: PagingDep) -> dict[str, Any]:
+    run = sv.events.get(run_id, Run, caller.workspace_id)
+    return catalog_page(sv, caller.workspace_id, "source_group", page, parent_id=run.id)
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()  # at most 10 MB: the BodyLimit middleware sees to it
+
+
+@router.post(
+    "/source-groups/{group_id}/leads",
+    response_model=ImportOut,
+    summary="Import leads (JSON or CSV); importing the same people again links them, never copies",
+    openapi_extra=_IMPORT_BODY,
+    responses=responses(409, 413, 415),
+)
+def post_leads(
+    sv: ServicesDep,
+    caller: CallerDep,
+    group_id: GroupId,
+    body: Annotated[bytes, Depends(_raw_body)],
+    content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> dict[str, Any]:
+    parsed = _parse_rows(content_type, body)
+    return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor).as_dict()
+
+
+@router.post(
+    "/source-groups/{group_id}/mark-enriched",
+    response_model=EnrichedOut,
+    summary="Make the group eligible; its leads join the launched sequences that draw on it",
+    responses=responses(409),
+)
+def post_mark_enriched(sv: ServicesDep, caller: CallerDep, group_id: GroupId) -> dict[str, Any]:
+    enrolled = mark_enriched(sv, caller.workspace_id, group_id, caller.actor)
+    return {"id": group_id, "enriched": True, "enrolled": enrolled}
+
+
+def _parse_rows(content_type: str | None, body: bytes) -> ParsedRows:
+    media, params = _media_type(content_type or "")
+    if media == "text/csv":
+        if params.get("charset", "utf-8") not in ("utf-8", "utf8", "us-ascii"):
+            raise ApiError(415, "unsupported_media_type", "send the CSV as UTF-8 (charset=utf-8)")
+        return parse_csv(body)
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        try:
+            leads = LeadsBody.model_validate_json(body).leads
+        except ValidationError as e:
+            raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
+        return parse_json_rows(leads)
+    raise ApiError(
+        415, "unsupported_media_type", 'send the leads as application/json ({"leads": [...]}) or as text/csv'
+    )
+
+
+def _media_type(header: str) -> tuple[str, dict[str, str]]:
+    media, *rest = header.split(";")
+    params = {}
+    for part in rest:
+        name, _, value = part.partition("=")
+        params[name.strip().lower()] = value.strip().strip('"').lower()
+    return media.strip().lower(), params

@@ -1,0 +1,69 @@
+from datetime import timedelta
+
+from tests.integration.api.conftest import assert_problem
+
+
+def _launched(api, email="ada@example.com"):
+    run = api.run()
+    group = api.group(run)
+    lead = api.import_leads(group, [{"email": email}])["lead_ids"][0]
+    api.enrich(group)
+    sequence = api.sequence(run, [group])
+    api.launch(sequence)
+    (enrollment,) = api.enrollments_of(lead)
+    return lead, sequence, enrollment["id"]
+
+
+def test_one_lead_is_paused_resumed_and_stopped(api):
+    lead, sequence, enrollment = _launched(api)
+    paused = api.ok(api.post(f"/v1/enrollments/{enrollment}/pause"))
+    assert (paused["paused"], paused["status"], paused["lead_id"]) == (True, "active", lead)
+    assert api.ok(api.post(f"/v1/enrollments/{enrollment}/pause"))["version"] == paused["version"]
+    resumed = api.ok(api.post(f"/v1/enrollments/{enrollment}/resume"))
+    assert resumed["paused"] is False and resumed["steps"][0]["status"] == "scheduled"
+    stopped = api.ok(api.post(f"/v1/enrollments/{enrollment}/stop"))
+    assert (stopped["status"], stopped["stop_reason"]) == ("stopped", "manual")
+    assert api.ok(api.post(f"/v1/enrollments/{enrollment}/stop"))["version"] == stopped["version"]
+    assert_problem(api.post(f"/v1/enrollments/{enrollment}/pause"), 409, "enrollment_closed")
+
+
+def test_history_lists_events_in_order_and_replays_state_as_of_a_time(api, clock):
+    lead, sequence, enrollment = _launched(api)
+    before_pause = clock.now()
+    clock.advance(timedelta(hours=2))
+    api.post(f"/v1/enrollments/{enrollment}/pause")
+    paused_at = clock.now()
+    clock.advance(timedelta(minutes=5))
+
+    history = api.ok(api.get(f"/v1/leads/{lead}/history"))
+    assert history["lead_id"] == lead
+    events = history["events"]
+    assert [e["type"] for e in events] == ["LeadImported", "LeadEnrolled", "StepScheduled", "EnrollmentPaused"]
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    assert {e["actor"] for e in events} == {"default"}  # the API key's name
+    assert events[-1]["aggregate_id"] == enrollment and events[-1]["data"] == {"reason": "manual"}
+    assert events[1]["version"] == 1 and events[-1]["version"] == 3
+    assert history["state"][0]["paused"] is True
+
+    then = api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": before_pause.isoformat()}))
+    assert [e["type"] for e in then["events"]] == ["LeadImported", "LeadEnrolled", "StepScheduled"]
+    assert then["state"][0]["paused"] is False
+    naive = (paused_at + timedelta(minutes=1)).replace(tzinfo=None).isoformat()  # no zone: UTC
+    after = api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": naive}))
+    assert after["state"][0]["paused"] is True
+    zulu = before_pause.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": zulu}))["state"][0]["paused"] is False
+
+
+def test_history_before_the_lead_existed_is_empty(api, clock):
+    lead, _, _ = _launched(api)
+    long_ago = (clock.now() - timedelta(days=365)).isoformat()
+    history = api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": long_ago}))
+    assert (history["events"], history["state"]) == ([], [])
+
+
+def test_a_bad_as_of_is_refused(api):
+    lead, _, _ = _launched(api)
+    for bad in ("yesterday", "2026-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00"):
+        body = assert_problem(api.get(f"/v1/leads/{lead}/history", params={"as_of": bad}), 422, "invalid_request")
+        assert body["errors"][0]["loc"] == ["query", "as_of"]
