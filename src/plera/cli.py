@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 from uuid import UUID
 
+import psycopg
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from plera.aggregates.errors import DomainError
 from plera.clock import SimulatedClock, parse_duration, parse_instant
@@ -29,8 +31,13 @@ errors = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    errors.print(f"[red]error:[/] {message}")
+    """One line on stderr, whatever the text holds (it may quote user input) and however narrow the terminal."""
+    errors.print(f"[red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _settings_error(e: ValidationError) -> str:
+    return "; ".join(f"PLERA_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in e.errors())
 
 
 @contextmanager
@@ -38,7 +45,11 @@ def services() -> Iterator[Services]:
     """Services for one command; bad settings and domain errors become a message, not a traceback."""
     try:
         sv = Services.open(Settings())
-    except (ValueError, ValidationError) as e:
+    except ValidationError as e:
+        fail(f"bad settings: {_settings_error(e)}")
+    except psycopg.Error as e:
+        fail(f"cannot open the database: {e}")
+    except ValueError as e:
         fail(f"bad settings: {e}")
     try:
         yield sv
@@ -66,12 +77,18 @@ def up(
     from plera.api.app import create_app
     from plera.startup import ensure_default_workspace
 
+    # SIGTERM stops like Ctrl-C: uvicorn shuts down and swallows the interrupt, then the pipeline and the
+    # services close and the embedded PostgreSQL's exit hook stops it. Python's default would kill the
+    # process at once (uvicorn re-raises the signal) and leave the embedded server running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with services() as sv:
         key = ensure_default_workspace(sv, console)
         pipeline = _pipeline(sv)
         pipeline.start()
         console.print(f"Plera is serving on [bold]http://{host}:{port}[/] (API docs at /docs)")
-        console.print(f"Workspace 'default' API key: [bold]{key}[/]" if key else "Workspace 'default' exists.")
+        console.print(
+            f"Workspace 'default' API key: [bold]{key}[/]" if key else "Workspace 'default' exists.", soft_wrap=True
+        )
         try:
             uvicorn.run(create_app(sv), host=host, port=port, log_level="info")
         finally:
@@ -97,7 +114,9 @@ def workspace_create(
     if as_json:
         print(json.dumps(result))
     else:
-        console.print(f"Workspace {name!r} created: {result['id']}\nAPI key: {result['api_key']}")
+        console.print(
+            f"Workspace {escape(repr(name))} created: {result['id']}\nAPI key: {result['api_key']}", soft_wrap=True
+        )
 
 
 @app.command()
@@ -201,8 +220,14 @@ def clock_advance(duration: str) -> None:
         by = parse_duration(duration)
     except ValueError as e:
         fail(str(e))
+    except OverflowError:
+        fail(f"the duration {duration!r} is too large")
     with services() as sv:
-        console.print(_simulated(sv).advance(by).isoformat())
+        try:
+            now = _simulated(sv).advance(by)
+        except (OverflowError, psycopg.DataError):
+            fail(f"advancing by {duration} would take the clock past the year 9999")
+        console.print(now.isoformat())
 
 
 def main() -> None:

@@ -101,7 +101,7 @@ def run_demo(sv: Services, console: Console, catch_up: Any) -> dict[str, Any]:
     _print_enrollments(console, sv, sequence)
     first = imported.lead_ids[0]
     print_history(console, lead_history(sv, workspace_id, first))
-    console.print(f"\nWorkspace key (for the API): [bold]{ws.api_key}[/]")
+    console.print(f"\nWorkspace key (for the API): [bold]{ws.api_key}[/]", soft_wrap=True)
     return {"workspace_id": workspace_id, "sequence_id": sequence.id, "lead_id": first, "enrolled": enrolled}
 
 

