@@ -188,7 +188,7 @@ def consume() -> None:
     from plera.projections.all import ALL
 
     with services() as sv:
-        feed = KafkaFeed(sv, ALL, _bootstrap(sv))
+        feed = KafkaFeed(sv, ALL, _bootstrap(sv), group=sv.settings.kafka_group)
         try:
             _until_interrupted(feed.run)
         finally:

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("plera")))
     kafka_bootstrap: str | None = None
+    kafka_group: str = "plera-projections"
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
     clock: Literal["system", "simulated"] = "system"

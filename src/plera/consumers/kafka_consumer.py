@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
+import psycopg
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
@@ -23,6 +24,7 @@ from plera.runtime import Services
 log = logging.getLogger(__name__)
 
 GROUP = "plera-projections"
+POSITIONS = "kafka"
 
 
 def source_of(tp: TopicPartition) -> str:
@@ -32,6 +34,18 @@ def source_of(tp: TopicPartition) -> str:
 def envelope_of_record(record: object) -> Envelope:
     headers = dict(getattr(record, "headers", []) or [])
     return Envelope.from_message(headers["ce_type"].decode(), record.value)  # type: ignore[attr-defined]
+
+
+def group_caught_up(sv: Services, probe: KafkaConsumer, consumer_name: str, schema: str = "read") -> bool:
+    """Whether a group's positions, as stored with the read models, reach the end of every partition.
+
+    `probe` is a consumer outside any group, used only to read end offsets.
+    """
+    partitions = [TopicPartition(topic, p) for topic in TOPICS for p in (probe.partitions_for_topic(topic) or ())]
+    ends = probe.end_offsets(partitions)
+    with sv.db.pool.connection() as conn:
+        stored = read_positions(conn, consumer_name, schema)
+    return all(stored.get(source_of(tp), 0) >= end for tp, end in ends.items())
 
 
 class _SeekToStored(ConsumerRebalanceListener):
@@ -53,13 +67,17 @@ class KafkaFeed:
         bootstrap: str,
         *,
         group: str = GROUP,
+        positions: str = POSITIONS,
         schema: str = "read",
         client_id: str = "plera-consumer",
     ) -> None:
         self._sv = sv
         self._projections = projections
         self._schema = schema
-        self._consumer_name = f"kafka:{group}"
+        # The positions belong to the read models, not to the group: a consumer under another
+        # group id (say, after a member died and the broker still holds its session) resumes
+        # exactly where the read models stand.
+        self._consumer_name = positions
         with sv.db.pool.connection() as conn:
             ensure_schema(conn, projections, schema)
         # Tuned for latency: the broker answers as soon as one record is there, or after 10 ms.
@@ -100,10 +118,16 @@ class KafkaFeed:
             for record in records:
                 envelopes.append(envelope_of_record(record))
             positions[source_of(tp)] = records[-1].offset + 1
-        with self._sv.db.pool.connection() as conn:
-            applied = apply_batch(
-                conn, self._projections, envelopes, positions, consumer=self._consumer_name, schema=self._schema
-            )
+        try:
+            with self._sv.db.pool.connection() as conn:
+                applied = apply_batch(
+                    conn, self._projections, envelopes, positions, consumer=self._consumer_name, schema=self._schema
+                )
+        except Exception:
+            # Nothing of the batch was applied (one transaction), but the client has moved past it:
+            # go back to the stored positions, so that the batch comes again.
+            self.seek_to_stored(list(self._consumer.assignment()))
+            raise
         try:
             self._consumer.commit({tp: OffsetAndMetadata(positions[source_of(tp)], "", -1) for tp in batches})
         except KafkaError as e:
@@ -112,22 +136,18 @@ class KafkaFeed:
         return applied
 
     def caught_up(self) -> bool:
-        """True when the stored positions reach the end of every partition of our topics."""
-        partitions = [
-            TopicPartition(topic, p) for topic in TOPICS for p in (self._probe.partitions_for_topic(topic) or ())
-        ]
-        ends = self._probe.end_offsets(partitions)
-        with self._sv.db.pool.connection() as conn:
-            stored = read_positions(conn, self._consumer_name, self._schema)
-        return all(stored.get(source_of(tp), 0) >= end for tp, end in ends.items())
+        """True when the group's stored positions reach the end of every partition of our topics."""
+        return group_caught_up(self._sv, self._probe, self._consumer_name, self._schema)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self.poll_once(timeout_ms=200)
-            except KafkaError as e:
+            except (KafkaError, psycopg.Error) as e:
+                # A broker outage, or a database one (or a deadlock with another member during a
+                # rebalance): the batch was rolled back and will come again.
                 log.warning("consumer: %s; retrying", e)
-                stop.wait(1.0)
+                stop.wait(0.5)
 
     def close(self) -> None:
         self._consumer.close()

@@ -47,13 +47,12 @@ class KafkaPipeline:
 
     def __init__(self, sv: Services, projections: Sequence[Projection], bootstrap: str) -> None:
         from plera.consumers.kafka_consumer import KafkaFeed
-        from plera.consumers.relay import Relay, ensure_topics, make_producer
+        from plera.consumers.relay import Relay, ensure_topics
 
         ensure_topics(bootstrap)
         self._sv = sv
-        self._producer = make_producer(bootstrap)
-        self.relay = Relay(sv, self._producer)
-        self.feed = KafkaFeed(sv, projections, bootstrap)
+        self.relay = Relay(sv, bootstrap)
+        self.feed = KafkaFeed(sv, projections, bootstrap, group=sv.settings.kafka_group)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -76,7 +75,7 @@ class KafkaPipeline:
         for thread in self._threads:
             thread.join(timeout=10)
         self.feed.close()
-        self._producer.close(timeout=5)
+        self.relay.close()
 
 
 def open_pipeline(sv: Services, projections: Sequence[Projection]) -> Pipeline:

@@ -55,10 +55,29 @@ def make_producer(bootstrap: str) -> KafkaProducer:
 
 
 class Relay:
-    def __init__(self, sv: Services, producer: KafkaProducer, *, batch: int = 2000) -> None:
+    """Publishes batches; after a failed batch it starts over with a fresh producer.
+
+    A producer whose batches expired during an outage can stay wedged (kafka-python keeps
+    retrying with its old sequence numbers), so the relay replaces it rather than waiting on it.
+    A message it may have written already is published again: subscribers dedupe by ce_id.
+    """
+
+    def __init__(self, sv: Services, bootstrap: str, *, batch: int = 2000, flush_timeout: float = 30.0) -> None:
         self._sv = sv
-        self._producer = producer
+        self._bootstrap = bootstrap
         self._batch = batch
+        self._flush_timeout = flush_timeout
+        self._producer: KafkaProducer | None = None
+
+    def _current_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = make_producer(self._bootstrap)
+        return self._producer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=0)
+            self._producer = None
 
     def position(self) -> int:
         with self._sv.db.pool.connection() as conn:
@@ -72,16 +91,21 @@ class Relay:
         if not notifications:
             return 0
         mapper = self._sv.events.app.mapper
-        futures = []
-        for notification in notifications:
-            envelope = envelope_of(mapper.to_domain_event(notification))
-            message = to_kafka_message(envelope)
-            futures.append(
-                self._producer.send(envelope.topic, key=message.key, value=message.value, headers=headers_list(message))
-            )
-        self._producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=0)  # raises when the broker did not acknowledge
+        try:
+            producer = self._current_producer()
+            futures = []
+            for notification in notifications:
+                envelope = envelope_of(mapper.to_domain_event(notification))
+                message = to_kafka_message(envelope)
+                futures.append(
+                    producer.send(envelope.topic, key=message.key, value=message.value, headers=headers_list(message))
+                )
+            producer.flush(timeout=self._flush_timeout)
+            for future in futures:
+                future.get(timeout=0)  # raises when the broker did not acknowledge
+        except KafkaError:
+            self.close()
+            raise
         with self._sv.db.pool.connection() as conn:
             conn.execute(
                 "UPDATE plera_relay SET position = %s WHERE id = 1 AND position = %s", (notifications[-1].id, start)
@@ -118,8 +142,8 @@ def run_relay(sv: Services, bootstrap: str, stop: threading.Event) -> None:
         except KafkaError as e:
             log.warning("relay: broker not ready (%s)", e)
             time.sleep(1.0)
-    producer = make_producer(bootstrap)
+    relay = Relay(sv, bootstrap)
     try:
-        Relay(sv, producer).run(stop)
+        relay.run(stop)
     finally:
-        producer.close(timeout=5)
+        relay.close()
