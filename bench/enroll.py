@@ -9,42 +9,24 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from common import scratch_services
 
 from plera.commands.lead_import import parse_json_rows
 from plera.commands.runs import CreateRun, create_run
 from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
-from plera.runtime import Services
-from plera.settings import Settings
-
-LOCAL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def scratch_database() -> tuple[str, str]:
-    server = os.environ.get("PLERA_DATABASE_URL") or LOCAL
-    name = f"plera_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server)
-    params["dbname"] = name
-    return server, make_conninfo(**params)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=10_000)
     n = parser.parse_args().leads
-    server, url = scratch_database()
-    sv = Services.open(Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()), secret_key="bench"))
-    try:
+    with scratch_services() as sv:
         ws = create_workspace(sv, CreateWorkspace(name="bench"), "bench").workspace
         run = create_run(sv, ws.id, CreateRun(name="bench"), "bench")
         group = create_source_group(sv, ws.id, run.id, CreateSourceGroup(name="bench"), "bench")
@@ -57,7 +39,9 @@ def main() -> None:
         sequence = create_sequence(
             sv,
             ws.id,
-            CreateSequence.model_validate({"run_id": run.id, "name": "bench", "source_group_ids": [group.id], "steps": steps}),
+            CreateSequence.model_validate(
+                {"run_id": run.id, "name": "bench", "source_group_ids": [group.id], "steps": steps}
+            ),
             "bench",
         )
         before = sv.events.app.recorder.max_notification_id() or 0
@@ -67,7 +51,7 @@ def main() -> None:
         events = (sv.events.app.recorder.max_notification_id() or 0) - before
         assert enrolled == n, f"enrolled {enrolled} of {n}"
 
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(sv.db.url, autocommit=True) as conn:
             conn.execute("CREATE TABLE raw_ceiling (id uuid PRIMARY KEY, version int, topic text, state bytea)")
             payload = os.urandom(300)
             data = [(uuid.uuid4(), 1, "plera.bench", payload) for _ in range(events)]
@@ -75,10 +59,6 @@ def main() -> None:
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany("INSERT INTO raw_ceiling VALUES (%s, %s, %s, %s)", data)
             raw_s = time.perf_counter() - t
-    finally:
-        sv.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(url)["dbname"]}" WITH (FORCE)')
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"leads imported:          {n} in {import_s:.2f} s ({n / import_s:,.0f} leads/s)")

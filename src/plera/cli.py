@@ -26,6 +26,8 @@ workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 clock_app = typer.Typer(help="The simulated clock (PLERA_CLOCK=simulated).", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(clock_app, name="clock")
+projections_app = typer.Typer(help="Read models: rebuild and verify.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
 console = Console()
 errors = Console(stderr=True)
 
@@ -193,6 +195,47 @@ def consume() -> None:
             _until_interrupted(feed.run)
         finally:
             feed.close()
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str | None, typer.Argument(help="One projection; all when omitted.")] = None,
+) -> None:
+    """Rebuilds read models from the whole event log, then swaps them in."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from plera.projections.all import ALL, by_name
+    from plera.projections.maintenance import rebuild
+
+    try:
+        chosen = [by_name(name)] if name else ALL
+    except KeyError as e:
+        fail(str(e.args[0]))
+    with services() as sv:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("replaying the log", total=None)
+            events, seconds = rebuild(
+                sv, chosen, progress=lambda reached, last: bar.update(task, completed=reached, total=last)
+            )
+    rate = events / seconds if seconds else 0.0
+    names = ", ".join(p.name for p in chosen)
+    console.print(f"Rebuilt {names}: {events} events in {seconds:.2f} s ({rate:,.0f} events/s)")
+
+
+@projections_app.command("verify")
+def projections_verify() -> None:
+    """Rebuilds every read model into a scratch schema and compares it with the live one (exit 1 on a difference)."""
+    from plera.projections.all import ALL
+    from plera.projections.maintenance import verify
+
+    with services() as sv:
+        differences = verify(sv, ALL)
+    if differences:
+        for line in differences:
+            console.print(escape(line), soft_wrap=True)
+        raise typer.Exit(1)
+    console.print("The read models match a rebuild from the event log.")
 
 
 def _simulated(sv: Services) -> SimulatedClock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -90,6 +91,7 @@ class Envelope:
         )
 
 
+@cache
 def published_fields_excluded(event_class: type) -> frozenset[str]:
     """Fields an envelope leaves out: the base ones it carries itself, and any the event keeps private."""
     return BASE_FIELDS | frozenset(getattr(event_class, "unpublished", ()))
@@ -101,9 +103,9 @@ def event_id_of(aggregate_id: UUID, version: int) -> UUID:
 
 
 def envelope_of(event: Any) -> Envelope:
-    aggregate_class = type(event).__qualname__.split(".")[0]
-    name = next(n for cls, n in AGGREGATE_NAMES.items() if cls.__name__ == aggregate_class)
-    payload = {k: _plain(v) for k, v in vars(event).items() if k not in published_fields_excluded(type(event))}
+    name = _aggregate_name(type(event))
+    excluded = published_fields_excluded(type(event))
+    payload = {k: _plain(v) for k, v in vars(event).items() if k not in excluded}
     return Envelope(
         event_id=event_id_of(event.originator_id, event.originator_version),
         aggregate=name,
@@ -116,6 +118,12 @@ def envelope_of(event: Any) -> Envelope:
         actor=event.actor,
         payload=payload,
     )
+
+
+@cache
+def _aggregate_name(event_class: type) -> str:
+    outer = event_class.__qualname__.split(".")[0]
+    return next(n for cls, n in AGGREGATE_NAMES.items() if cls.__name__ == outer)
 
 
 def _plain(value: Any) -> Any:

@@ -62,7 +62,7 @@ class Relay:
     A message it may have written already is published again: subscribers dedupe by ce_id.
     """
 
-    def __init__(self, sv: Services, bootstrap: str, *, batch: int = 2000, flush_timeout: float = 30.0) -> None:
+    def __init__(self, sv: Services, bootstrap: str, *, batch: int = 5000, flush_timeout: float = 30.0) -> None:
         self._sv = sv
         self._bootstrap = bootstrap
         self._batch = batch

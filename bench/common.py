@@ -1,0 +1,43 @@
+"""What the benchmarks share: a scratch database on the configured or local server, and services on it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from plera.runtime import Services
+from plera.settings import Settings
+
+LOCAL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def scratch_services(**settings: object) -> Iterator[Services]:
+    """Services on a fresh database (dropped afterwards) of PLERA_DATABASE_URL's server, else the local one."""
+    server = os.environ.get("PLERA_DATABASE_URL") or LOCAL
+    name = f"plera_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server)
+    params["dbname"] = name
+    url = make_conninfo(**params)
+    data_dir = Path(tempfile.mkdtemp())
+    sv = Services.open(Settings(database_url=url, data_dir=data_dir, secret_key="bench", **settings))  # type: ignore[arg-type]
+    try:
+        yield sv
+    finally:
+        sv.close()
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
