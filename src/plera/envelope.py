@@ -103,8 +103,9 @@ def event_id_of(aggregate_id: UUID, version: int) -> UUID:
 
 
 def envelope_of(event: Any) -> Envelope:
-    name = _aggregate_name(type(event))
-    excluded = published_fields_excluded(type(event))
+    event_class: type = type(event)
+    name = _aggregate_name(event_class)
+    excluded = published_fields_excluded(event_class)
     payload = {k: _plain(v) for k, v in vars(event).items() if k not in excluded}
     return Envelope(
         event_id=event_id_of(event.originator_id, event.originator_version),

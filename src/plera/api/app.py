@@ -1,7 +1,9 @@
-"""The FastAPI application: /healthz and /readyz at the root, everything else under /v1 with a key."""
+"""The FastAPI application: /healthz, /readyz and /metrics at the root, everything else under /v1 with a key."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -13,20 +15,24 @@ from plera.api.routes import (
     enrollments,
     health,
     leads,
+    metrics,
     runs,
     sender_accounts,
     sequences,
     source_groups,
     strategy_profiles,
+    subscribers,
     workspace,
 )
+from plera.consumers.lag import PipelineMonitor
 from plera.runtime import Services
 
 _DESCRIPTION = """\
 Plera Sequences: multi-step, multi-channel outreach.
 
 Every path under `/v1` needs `Authorization: Bearer <api_key>` and sees only that key's workspace;
-a resource of another workspace answers 404. Times are ISO 8601 in UTC. Lists take `limit`
+a resource of another workspace answers 404. The exception is `/v1/asyncapi.json`, the public schema
+of the Kafka topics. `/healthz`, `/readyz` and `/metrics` are at the root, without a key. Times are ISO 8601 in UTC. Lists take `limit`
 (1 to 500, default 50) and `cursor`, and answer `{items, next_cursor}`. Lists read read models,
 which follow commands within moments.
 
@@ -35,15 +41,33 @@ stable `code`. Bodies over 10 MB answer 413.
 """
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.monitor.close()
+
+
 def create_app(sv: Services) -> FastAPI:
-    app = FastAPI(title="Plera Sequences", version="1", description=_DESCRIPTION, docs_url="/docs")
+    app = FastAPI(title="Plera Sequences", version="1", description=_DESCRIPTION, docs_url="/docs", lifespan=_lifespan)
     app.state.services = sv
+    app.state.monitor = PipelineMonitor(sv.settings.kafka_bootstrap)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (workspace, runs, source_groups, sender_accounts, strategy_profiles, sequences, enrollments, leads):
+    for module in (
+        workspace,
+        runs,
+        source_groups,
+        sender_accounts,
+        strategy_profiles,
+        sequences,
+        enrollments,
+        leads,
+        subscribers,
+    ):
         v1.include_router(module.router)
     app.include_router(v1)
 

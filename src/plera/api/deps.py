@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import Depends, Path, Query, Request
 
 from plera.aggregates.errors import NotFound
+from plera.consumers.lag import PipelineMonitor
 from plera.projections.catalog import list_items
 from plera.runtime import Services
 
@@ -21,6 +22,14 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_monitor(request: Request) -> PipelineMonitor:
+    monitor: PipelineMonitor = request.app.state.monitor
+    return monitor
+
+
+MonitorDep = Annotated[PipelineMonitor, Depends(get_monitor)]
 
 # Path ids are read as text and parsed by a dependency: an id that is no UUID names no resource,
 # so it answers 404, and before the body is validated, whatever the body holds.

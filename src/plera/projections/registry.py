@@ -17,6 +17,12 @@ class Projection:
     name: str
     ddl: list[str]
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    # Columns written outside event handling (a dispatcher's claim on a row): a rebuild cannot
+    # reproduce them, so `projections verify` leaves them out of its comparison.
+    volatile: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Called once at the end of every batch, in its transaction, before the positions are written:
+    # for work a handler leaves to the batch's end (counts summed over the batch, in key order).
+    finish: Callable[[Cursor], None] | None = None
 
     def handles(self, aggregate: str, event_type: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:

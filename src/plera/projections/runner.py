@@ -48,6 +48,9 @@ def apply_batch(
             for projection in projections:
                 projection.apply(cur, envelope)
             count += 1
+        for projection in projections:
+            if projection.finish is not None:
+                projection.finish(cur)
         for source, position in positions.items():
             cur.execute(
                 "INSERT INTO positions (consumer, source, position) VALUES (%s, %s, %s)"

@@ -14,17 +14,21 @@ def test_healthz_answers_ok_without_a_key(client):
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_answers_ok_when_the_database_does(client):
-    response = client.get("/readyz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+def test_readyz_answers_ready_when_the_database_does(client):
+    response = client.get("/readyz")  # the broker too, when PLERA_KAFKA_BOOTSTRAP names one
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] in ("ready", "degraded")  # degraded: the read models lag (test_operability.py)
+    assert body["checks"]["database"] == {"status": "ok", "detail": None}
 
 
 def test_readyz_answers_503_when_the_database_does_not(services):
     closed = ConnectionPool(services.db.url, open=False)  # a pool that hands out no connection
     down = replace(services, db=Database(url=services.db.url, pool=closed))
     with TestClient(create_app(down)) as client:
-        assert_problem(client.get("/readyz"), 503, "not_ready")
+        body = assert_problem(client.get("/readyz"), 503, "not_ready")
+        assert body["checks"]["database"]["status"] == "failing"
+        assert body["checks"]["lag"]["status"] == "unknown"
         assert client.get("/healthz").status_code == 200
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from plera.aggregates.sequence import Sequence
 from plera.api.auth import CallerDep
-from plera.api.deps import PagingDep, SequenceId, ServicesDep, catalog_page
+from plera.api.deps import Paging, PagingDep, SequenceId, ServicesDep, catalog_page
 from plera.api.models import Instant, Listed, Page
 from plera.api.problems import responses
 from plera.commands.sequences import (
@@ -22,17 +22,21 @@ from plera.commands.sequences import (
     set_sequence_state,
 )
 from plera.commands.workspaces import Caller
+from plera.projections.dashboard import dashboard_for, sequence_dashboard
+from plera.projections.drilldown import sequence_leads
 from plera.runtime import Services
 
 router = APIRouter(prefix="/sequences", tags=["sequences"], responses=responses(401, 404, 422))
 
 SequenceStatus = Literal["draft", "active", "paused", "completed", "archived"]
+LeadStatus = Literal["active", "paused", "stopped", "completed"]
+Channel = Literal["email", "linkedin_invite", "linkedin_message"]
 
 
 class StepOut(BaseModel):
     step: int = Field(description="the step's number, from 1")
     name: str | None
-    channel: Literal["email", "linkedin_invite", "linkedin_message"]
+    channel: Channel
     delay_days: int
     condition: Literal["always", "no_reply"]
 
@@ -67,6 +71,48 @@ class LaunchOut(SequenceOut):
     enrolled: int = Field(description="leads enrolled by this launch (0 when it was launched already)")
 
 
+class DashboardStep(BaseModel):
+    step: int = Field(description="the step's number, from 1")
+    name: str | None
+    channel: Channel
+    leads_at_step: int = Field(description="active (open, not paused) leads whose next step is this one")
+    scheduled: int = Field(description="leads for whom this step is scheduled and not yet done (paused ones too)")
+    sent: int
+    accepted: int = Field(description="LinkedIn invites accepted")
+    replied: int = Field(description="leads whose first reply came after this step was their last one sent")
+    bounced: int
+    failed: int = Field(description="failed for good (a retryable failure is scheduled again instead)")
+    skipped: int
+    outcome_unknown: int = Field(description="sends whose outcome is unknown; never resent")
+    reply_rate: float = Field(ge=0, le=1, description="replied ÷ sent; 0 when nothing was sent")
+
+
+class DashboardTotals(BaseModel):
+    enrolled: int
+    active: int = Field(description="open and not paused")
+    replied: int = Field(description="leads who replied, once each")
+    completed: int
+    stopped: int
+    paused: int
+
+
+class DashboardOut(BaseModel):
+    status: SequenceStatus
+    steps: list[DashboardStep]
+    totals: DashboardTotals
+
+
+class SequenceLead(BaseModel):
+    lead_id: UUID
+    enrollment_id: UUID = Field(description="for per-lead control: POST /v1/enrollments/{id}/pause, …")
+    name: str | None
+    company: str | None
+    status: LeadStatus
+    next_step: int | None = Field(description="the next step to go out; null once stopped or completed")
+    next_send_at: Instant | None = Field(description="when the next step is scheduled, if it is")
+    last_event_at: Instant
+
+
 _STATE_ERRORS = responses(409)
 
 
@@ -92,6 +138,31 @@ def list_sequences(
 @router.get("/{sequence_id}", response_model=SequenceOut, summary="A sequence")
 def get_sequence(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
     return sv.events.get(sequence_id, Sequence, caller.workspace_id).as_dict()
+
+
+@router.get(
+    "/{sequence_id}/dashboard",
+    response_model=DashboardOut,
+    summary="Per-step and total counts of the sequence's leads (from the read models, moments behind)",
+)
+def get_dashboard(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    return _dashboard(sv, caller, sequence_id)
+
+
+@router.get(
+    "/{sequence_id}/leads",
+    response_model=Page[SequenceLead],
+    summary="Drill-down: the sequence's leads in enrollment order, by next step and status",
+)
+def get_sequence_leads(
+    sv: ServicesDep,
+    caller: CallerDep,
+    sequence_id: SequenceId,
+    page: PagingDep,
+    step: Annotated[int | None, Query(ge=1, description="only leads whose next step is this one")] = None,
+    status: Annotated[LeadStatus | None, Query(description="only leads in this status")] = None,
+) -> dict[str, Any]:
+    return _leads(sv, caller, sequence_id, page, step, status)
 
 
 @router.patch(
@@ -147,3 +218,27 @@ def post_archive(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) ->
 
 def _set_state(sv: Services, caller: Caller, sequence_id: UUID, action: str) -> dict[str, Any]:
     return set_sequence_state(sv, caller.workspace_id, sequence_id, action, caller.actor).as_dict()
+
+
+def _dashboard(sv: Services, caller: Caller, sequence_id: UUID) -> dict[str, Any]:
+    with sv.db.pool.connection() as conn:
+        board = sequence_dashboard(conn, caller.workspace_id, sequence_id)
+    if board is not None:
+        return board
+    # Not in the catalog: another workspace's (404), or one whose catalog row has not arrived yet.
+    sequence = sv.events.get(sequence_id, Sequence, caller.workspace_id)
+    with sv.db.pool.connection() as conn:
+        return dashboard_for(conn, sequence_id, sequence.status, sequence.steps)
+
+
+def _leads(
+    sv: Services, caller: Caller, sequence_id: UUID, page: Paging, step: int | None, status: str | None
+) -> dict[str, Any]:
+    with sv.db.pool.connection() as conn:
+        found = sequence_leads(
+            conn, caller.workspace_id, sequence_id, step=step, status=status, limit=page.limit, cursor=page.cursor
+        )
+    if found is None:
+        sv.events.get(sequence_id, Sequence, caller.workspace_id)  # another workspace's: 404
+        return {"items": [], "next_cursor": None}  # the read models have not caught up with it yet
+    return found

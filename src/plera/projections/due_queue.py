@@ -1,0 +1,183 @@
+"""The due queue: scheduled steps not yet done, for the dispatcher to claim (the send protocol's step 1).
+
+A row appears on StepScheduled and goes on StepDispatching, StepSkipped, EnrollmentStopped and
+EnrollmentCompleted; its `paused` follows EnrollmentPaused and EnrollmentResumed.
+
+A deleted row cannot remember the version that deleted it, so the version guard lives in
+due_enrollments, one row per enrollment that outlives its queue rows: every handler first moves
+that row `WHERE version < :v` and changes the queue only when it hit. So a redelivered
+StepScheduled cannot bring back a step that was dispatched since, and a step scheduled again
+after a retryable failure comes back exactly once. due_enrollments also keeps what the queue
+rows need from LeadEnrolled (sequence, lead, the plan's channels), since StepScheduled names
+only the step: the same aggregate's facts, never another's.
+
+claimed_by and lease_until belong to the dispatcher (a later issue), not to events: a rebuild
+clears them and `projections verify` leaves them out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection, Cursor
+
+from plera.envelope import Envelope
+from plera.projections.registry import Projection
+
+due_queue = Projection(
+    name="due_queue",
+    ddl=[
+        "CREATE TABLE IF NOT EXISTS due_enrollments ("
+        " enrollment_id uuid PRIMARY KEY, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
+        " lead_id uuid NOT NULL, channels text[] NOT NULL, paused boolean NOT NULL, version int NOT NULL)"
+        " WITH (fillfactor = 80)",  # most enrollment events move `version`: room for HOT updates
+        "CREATE TABLE IF NOT EXISTS due_queue ("
+        " enrollment_id uuid NOT NULL, step int NOT NULL, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
+        " lead_id uuid NOT NULL, channel text NOT NULL, eligible_at timestamptz NOT NULL, sender_id uuid,"
+        " paused boolean NOT NULL, version int NOT NULL, claimed_by text, lease_until timestamptz,"
+        " PRIMARY KEY (enrollment_id, step))",
+        "CREATE INDEX IF NOT EXISTS due_queue_eligible_idx ON due_queue (eligible_at, enrollment_id, step)"
+        " WHERE NOT paused",
+    ],
+    volatile={"due_queue": frozenset({"claimed_by", "lease_until"})},
+)
+
+
+def _advance(cur: Cursor, e: Envelope, *, paused: bool | None = None) -> tuple[Any, ...] | None:
+    """Moves the enrollment's guard to this event; its (workspace, sequence, lead, channels, paused) when it did."""
+    cur.execute(
+        "UPDATE due_enrollments SET version = %s, paused = coalesce(%s, paused)"
+        " WHERE enrollment_id = %s AND version < %s"
+        " RETURNING workspace_id, sequence_id, lead_id, channels, paused",
+        (e.aggregate_version, paused, e.aggregate_id, e.aggregate_version),
+    )
+    return cur.fetchone()
+
+
+@due_queue.handles("enrollment", "LeadEnrolled")
+def _enrolled(cur: Cursor, e: Envelope) -> None:
+    p = e.payload
+    cur.execute(
+        "INSERT INTO due_enrollments (enrollment_id, workspace_id, sequence_id, lead_id, channels, paused, version)"
+        " VALUES (%s, %s, %s, %s, %s, false, %s) ON CONFLICT (enrollment_id) DO NOTHING",
+        (
+            e.aggregate_id,
+            e.workspace_id,
+            p["sequence_id"],
+            p["lead_id"],
+            [s["channel"] for s in p["steps"]],
+            e.aggregate_version,
+        ),
+    )
+
+
+@due_queue.handles("enrollment", "StepScheduled")
+def _scheduled(cur: Cursor, e: Envelope) -> None:
+    enrollment = _advance(cur, e)
+    if enrollment is None:
+        return
+    workspace_id, sequence_id, lead_id, channels, paused = enrollment
+    step = e.payload["step"]
+    cur.execute(
+        "INSERT INTO due_queue (enrollment_id, step, workspace_id, sequence_id, lead_id, channel, eligible_at,"
+        " paused, version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
+        " paused = EXCLUDED.paused, version = EXCLUDED.version, claimed_by = NULL, lease_until = NULL",
+        (
+            e.aggregate_id,
+            step,
+            workspace_id,
+            sequence_id,
+            lead_id,
+            channels[step - 1],
+            datetime.fromisoformat(e.payload["eligible_at"]),
+            paused,
+            e.aggregate_version,
+        ),
+    )
+
+
+def _step_done(cur: Cursor, e: Envelope) -> None:
+    if _advance(cur, e) is not None:
+        cur.execute("DELETE FROM due_queue WHERE enrollment_id = %s AND step = %s", (e.aggregate_id, e.payload["step"]))
+
+
+def _enrollment_closed(cur: Cursor, e: Envelope) -> None:
+    if _advance(cur, e) is not None:
+        cur.execute("DELETE FROM due_queue WHERE enrollment_id = %s", (e.aggregate_id,))
+
+
+def _pause_changed(cur: Cursor, e: Envelope, paused: bool) -> None:
+    if _advance(cur, e, paused=paused) is not None:
+        cur.execute(
+            "UPDATE due_queue SET paused = %s, version = %s WHERE enrollment_id = %s",
+            (paused, e.aggregate_version, e.aggregate_id),
+        )
+
+
+due_queue.handles("enrollment", "StepDispatching")(_step_done)
+due_queue.handles("enrollment", "StepSkipped")(_step_done)
+due_queue.handles("enrollment", "EnrollmentStopped")(_enrollment_closed)
+due_queue.handles("enrollment", "EnrollmentCompleted")(_enrollment_closed)
+
+
+@due_queue.handles("enrollment", "EnrollmentPaused")
+def _paused(cur: Cursor, e: Envelope) -> None:
+    _pause_changed(cur, e, True)
+
+
+@due_queue.handles("enrollment", "EnrollmentResumed")
+def _resumed(cur: Cursor, e: Envelope) -> None:
+    _pause_changed(cur, e, False)
+
+
+# ---- queries
+
+
+_KEYS = (
+    "enrollment_id",
+    "step",
+    "workspace_id",
+    "sequence_id",
+    "lead_id",
+    "channel",
+    "eligible_at",
+    "sender_id",
+    "paused",
+    "claimed_by",
+    "lease_until",
+    "version",
+)
+_SELECT = (
+    "SELECT d.enrollment_id, d.step, d.workspace_id, d.sequence_id, d.lead_id, d.channel, d.eligible_at,"
+    " d.sender_id, d.paused, d.claimed_by, d.lease_until, d.version FROM read.due_queue d"
+)
+
+
+def due_steps(conn: Connection, now: datetime, limit: int, *, workspace_id: UUID | None = None) -> list[dict[str, Any]]:
+    """Steps eligible by `now`, earliest first, of leads not paused in sequences that are running.
+
+    Across workspaces unless one is given: the dispatcher serves them all. The sequence's status
+    is joined from the catalog here, so a paused sequence's steps wait without blocking the others.
+    Claims (claimed_by, lease_until) are returned for the dispatcher to judge; it re-checks
+    everything against the aggregates before it sends.
+    """
+    rows = conn.execute(
+        _SELECT + " JOIN read.catalog s ON s.id = d.sequence_id AND s.status = 'active'"
+        " WHERE NOT d.paused AND d.eligible_at <= %s AND (%s::uuid IS NULL OR d.workspace_id = %s)"
+        " ORDER BY d.eligible_at, d.enrollment_id, d.step LIMIT %s",
+        (now, workspace_id, workspace_id, limit),
+    ).fetchall()
+    return [dict(zip(_KEYS, r, strict=True)) for r in rows]
+
+
+def queued_steps(conn: Connection, workspace_id: UUID, *, sequence_id: UUID | None = None) -> list[dict[str, Any]]:
+    """Every queued step of a workspace (or one sequence), paused or not, due or not, earliest first."""
+    rows = conn.execute(
+        _SELECT + " WHERE d.workspace_id = %s AND (%s::uuid IS NULL OR d.sequence_id = %s)"
+        " ORDER BY d.eligible_at, d.enrollment_id, d.step",
+        (workspace_id, sequence_id, sequence_id),
+    ).fetchall()
+    return [dict(zip(_KEYS, r, strict=True)) for r in rows]

@@ -1,0 +1,191 @@
+"""The lead timeline: a read-optimised history of a lead and its enrollments, for the dashboard.
+
+One row per event, keyed by event id, so a redelivered event inserts nothing. Rows are keyed by
+their own aggregate: only a lead's events and its LeadEnrolled events name the lead. The query
+finds the lead's enrollments through those LeadEnrolled rows, at query time, so no handler
+copies anything across aggregates and a rebuild of this table alone is complete.
+
+The auditor's history (GET /leads/{id}/history) reads the event store instead; this is the fast view.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection, Cursor
+from psycopg.types.json import Jsonb
+
+from plera.envelope import Envelope
+from plera.projections.registry import Projection
+
+timeline = Projection(
+    name="lead_timeline",
+    ddl=[
+        "CREATE TABLE IF NOT EXISTS lead_timeline ("
+        " event_id uuid PRIMARY KEY, workspace_id uuid NOT NULL, aggregate_id uuid NOT NULL,"
+        " aggregate_version int NOT NULL, lead_id uuid, sequence_id uuid, at timestamptz NOT NULL,"
+        " type text NOT NULL, actor text NOT NULL, summary text NOT NULL, data jsonb NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS lead_timeline_aggregate_idx ON lead_timeline (aggregate_id, aggregate_version)",
+        "CREATE INDEX IF NOT EXISTS lead_timeline_lead_idx ON lead_timeline (lead_id) WHERE lead_id IS NOT NULL",
+    ],
+)
+
+CHANNEL_NAMES = {"email": "email", "linkedin_invite": "LinkedIn invite", "linkedin_message": "LinkedIn message"}
+
+
+def _record(cur: Cursor, e: Envelope, summary: str, *, lead_id: Any = None, sequence_id: Any = None) -> None:
+    cur.execute(
+        "INSERT INTO lead_timeline (event_id, workspace_id, aggregate_id, aggregate_version, lead_id, sequence_id,"
+        " at, type, actor, summary, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        (
+            e.event_id,
+            e.workspace_id,
+            e.aggregate_id,
+            e.aggregate_version,
+            lead_id,
+            sequence_id,
+            e.occurred_at,
+            e.type,
+            e.actor,
+            summary,
+            Jsonb(e.payload),
+        ),
+    )
+
+
+def _step(cur: Cursor, e: Envelope) -> str:
+    """'Step 2 (email)': the channel from the payload, else from the enrollment's plan in its first row."""
+    step = e.payload["step"]
+    channel: str | None = e.payload.get("channel")
+    if channel is None:
+        cur.execute(
+            "SELECT data->'steps'->(%s - 1)->>'channel' FROM lead_timeline"
+            " WHERE aggregate_id = %s AND type = 'LeadEnrolled'",
+            (step, e.aggregate_id),
+        )
+        found = cur.fetchone()
+        channel = found[0] if found else None
+    if channel is None:
+        return f"Step {step}"
+    return f"Step {step} ({CHANNEL_NAMES.get(channel, channel)})"
+
+
+@timeline.handles("lead", "LeadImported")
+def _lead_imported(cur: Cursor, e: Envelope) -> None:
+    details = e.payload["details"]
+    name = " ".join(p for p in (details.get("first_name"), details.get("last_name")) if p)
+    who = ", ".join(p for p in (name, details.get("company")) if p)
+    _record(cur, e, f"Imported ({who})" if who else "Imported", lead_id=e.aggregate_id)
+
+
+@timeline.handles("lead", "LeadAddedToGroup")
+def _lead_added(cur: Cursor, e: Envelope) -> None:
+    filled = sorted(e.payload["filled"])
+    summary = "Added to another source group" + (f", filling in {', '.join(filled)}" if filled else "")
+    _record(cur, e, summary, lead_id=e.aggregate_id)
+
+
+@timeline.handles("enrollment", "LeadEnrolled")
+def _enrolled(cur: Cursor, e: Envelope) -> None:
+    steps = len(e.payload["steps"])
+    _record(
+        cur,
+        e,
+        f"Enrolled in a sequence of {steps} step{'s' if steps != 1 else ''}",
+        lead_id=e.payload["lead_id"],
+        sequence_id=e.payload["sequence_id"],
+    )
+
+
+@timeline.handles("enrollment", "StepScheduled")
+def _scheduled(cur: Cursor, e: Envelope) -> None:
+    at = datetime.fromisoformat(e.payload["eligible_at"])
+    _record(cur, e, f"{_step(cur, e)} scheduled for {at:%Y-%m-%d %H:%M} UTC")
+
+
+@timeline.handles("enrollment", "StepDispatching")
+def _dispatching(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"{_step(cur, e)} sending")
+
+
+@timeline.handles("enrollment", "MessageSent")
+def _sent(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"{_step(cur, e)} sent")
+
+
+@timeline.handles("enrollment", "StepSendFailed")
+def _send_failed(cur: Cursor, e: Envelope) -> None:
+    how = "failed, to be retried" if e.payload["retryable"] else "failed for good"
+    _record(cur, e, f"{_step(cur, e)} {how}: {e.payload['reason']}")
+
+
+@timeline.handles("enrollment", "SendOutcomeUnknown")
+def _outcome_unknown(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"{_step(cur, e)}: outcome unknown, not resent")
+
+
+@timeline.handles("enrollment", "StepSkipped")
+def _skipped(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"{_step(cur, e)} skipped: {e.payload['reason']}")
+
+
+@timeline.handles("enrollment", "ReplyDetected")
+def _replied(cur: Cursor, e: Envelope) -> None:
+    channel = e.payload["channel"]
+    _record(cur, e, f"Replied on {CHANNEL_NAMES.get(channel, channel)}")
+
+
+@timeline.handles("enrollment", "EnrollmentPaused")
+def _paused(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"Paused: {e.payload['reason']}")
+
+
+@timeline.handles("enrollment", "EnrollmentResumed")
+def _resumed(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, "Resumed")
+
+
+@timeline.handles("enrollment", "EnrollmentStopped")
+def _stopped(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"Stopped: {e.payload['reason']}")
+
+
+@timeline.handles("enrollment", "EnrollmentCompleted")
+def _completed(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, "Completed the sequence")
+
+
+# ---- queries
+
+
+def lead_timeline(conn: Connection, workspace_id: UUID, lead_id: UUID) -> list[dict[str, Any]]:
+    """The lead's events and its enrollments', oldest first (at one instant: the lead's, then by aggregate)."""
+    rows = conn.execute(
+        "WITH mine AS ("
+        "  SELECT aggregate_id, sequence_id FROM read.lead_timeline"
+        "  WHERE lead_id = %s AND workspace_id = %s AND type = 'LeadEnrolled')"
+        " SELECT t.at, t.type, t.aggregate_id, t.aggregate_version, m.sequence_id, s.name, t.actor, t.summary, t.data"
+        " FROM read.lead_timeline t"
+        " LEFT JOIN mine m ON m.aggregate_id = t.aggregate_id"
+        " LEFT JOIN read.catalog s ON s.id = m.sequence_id"
+        " WHERE t.workspace_id = %s AND t.aggregate_id IN (SELECT %s::uuid UNION ALL SELECT aggregate_id FROM mine)"
+        " ORDER BY t.at, t.aggregate_id <> %s, t.aggregate_id, t.aggregate_version",
+        (lead_id, workspace_id, workspace_id, lead_id, lead_id),
+    ).fetchall()
+    return [
+        {
+            "at": r[0].isoformat(),
+            "type": r[1],
+            "aggregate_id": str(r[2]),
+            "version": r[3],
+            "sequence_id": str(r[4]) if r[4] else None,
+            "sequence_name": r[5],
+            "actor": r[6],
+            "summary": r[7],
+            "data": r[8],
+        }
+        for r in rows
+    ]

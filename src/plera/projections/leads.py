@@ -1,0 +1,68 @@
+"""Leads: one row per person, for the drill-down's names and the timeline's header.
+
+Guarded by the lead's version, so redelivery changes nothing. Other read models join this
+table at query time rather than copying names, so a lead's events may arrive in any order
+relative to its enrollments'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection, Cursor
+
+from plera.envelope import Envelope
+from plera.projections.registry import Projection
+
+leads = Projection(
+    name="leads",
+    ddl=[
+        "CREATE TABLE IF NOT EXISTS leads ("
+        " id uuid PRIMARY KEY, workspace_id uuid NOT NULL,"
+        " first_name text, last_name text,"
+        " name text GENERATED ALWAYS AS"
+        " (nullif(btrim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')), '')) STORED,"
+        " company text, title text, email text, linkedin_url text, version int NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS leads_workspace_idx ON leads (workspace_id)",
+    ],
+)
+
+_COLUMNS = ("first_name", "last_name", "company", "title", "email", "linkedin_url")
+
+
+@leads.handles("lead", "LeadImported")
+def _lead_imported(cur: Cursor, e: Envelope) -> None:
+    details = e.payload["details"]
+    cur.execute(
+        "INSERT INTO leads (id, workspace_id, first_name, last_name, company, title, email, linkedin_url, version)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+        (e.aggregate_id, e.workspace_id, *(details.get(c) for c in _COLUMNS), e.aggregate_version),
+    )
+
+
+@leads.handles("lead", "LeadAddedToGroup")
+def _lead_added(cur: Cursor, e: Envelope) -> None:
+    # `filled` holds only fields the lead lacked, so a present value always wins.
+    filled = e.payload["filled"]
+    cur.execute(
+        "UPDATE leads SET first_name = coalesce(%s, first_name), last_name = coalesce(%s, last_name),"
+        " company = coalesce(%s, company), title = coalesce(%s, title), email = coalesce(%s, email),"
+        " linkedin_url = coalesce(%s, linkedin_url), version = %s WHERE id = %s AND version < %s",
+        (*(filled.get(c) for c in _COLUMNS), e.aggregate_version, e.aggregate_id, e.aggregate_version),
+    )
+
+
+# ---- queries
+
+
+def get_lead(conn: Connection, workspace_id: UUID, lead_id: UUID) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT id, name, first_name, last_name, company, title, email, linkedin_url FROM read.leads"
+        " WHERE workspace_id = %s AND id = %s",
+        (workspace_id, lead_id),
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("id", "name", "first_name", "last_name", "company", "title", "email", "linkedin_url")
+    return {k: (str(v) if k == "id" else v) for k, v in zip(keys, row, strict=True)}
