@@ -44,7 +44,11 @@ def sequence_dashboard(conn: Connection, workspace_id: UUID, sequence_id: UUID) 
     ).fetchone()
     if sequence is None:
         return None
-    status, plan = sequence[0], sequence[1] or []
+    return dashboard_for(conn, sequence_id, sequence[0], sequence[1] or [])
+
+
+def dashboard_for(conn: Connection, sequence_id: UUID, status: str, plan: list[dict[str, Any]]) -> dict[str, Any]:
+    """The dashboard with a status and steps given by the caller (the aggregate, when the catalog lags)."""
     return {"status": status, **shape(plan, counts(conn, [sequence_id])[sequence_id])}
 
 
