@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import Connection, sql
 
 from plera.projections.paging import decode_cursor, encode_cursor
 
@@ -34,22 +34,35 @@ def sequence_leads(
     if status is not None and status not in STATUSES:
         raise ValueError(f"status is one of {', '.join(STATUSES)}")
     known = conn.execute(
-        "SELECT 1 FROM read.catalog WHERE id = %s AND workspace_id = %s AND kind = 'sequence'",
+        "SELECT jsonb_array_length(data->'steps') FROM read.catalog"
+        " WHERE id = %s AND workspace_id = %s AND kind = 'sequence'",
         (sequence_id, workspace_id),
     ).fetchone()
     if known is None:
         return None
-    after_at, after_id = decode_cursor(cursor) if cursor else (None, None)
-    rows = conn.execute(
+    if step is not None and (status in ("stopped", "completed") or step > (known[0] or 0)):
+        return {"items": [], "next_cursor": None}  # nobody can match: spare the scan of every lead
+    # Only the filters given, so each combination gets its own plan: a prepared statement with
+    # "(%s IS NULL OR ...)" would settle on one generic plan that scans and sorts the whole sequence.
+    where = [sql.SQL("e.sequence_id = %s AND e.workspace_id = %s")]
+    params: list[Any] = [sequence_id, workspace_id]
+    if step is not None:
+        where.append(sql.SQL("e.next_step = %s"))
+        params.append(step)
+    if status is not None:
+        where.append(sql.SQL("e.status = %s"))
+        params.append(status)
+    if cursor:
+        where.append(sql.SQL("(e.enrolled_at, e.id) > (%s, %s)"))
+        params.extend(decode_cursor(cursor))
+    query = sql.SQL(
         "SELECT e.lead_id, l.name, l.company, e.status, e.next_step, e.next_send_at, e.last_event_at,"
         " e.enrolled_at, e.id"
-        " FROM read.enrollments e LEFT JOIN read.leads l ON l.id = e.lead_id"
-        " WHERE e.sequence_id = %s AND e.workspace_id = %s"
-        " AND (%s::int IS NULL OR e.next_step = %s) AND (%s::text IS NULL OR e.status = %s)"
-        " AND (%s::uuid IS NULL OR (e.enrolled_at, e.id) > (%s, %s))"
-        " ORDER BY e.enrolled_at, e.id LIMIT %s",
-        (sequence_id, workspace_id, step, step, status, status, after_id, after_at, after_id, limit + 1),
-    ).fetchall()
+        " FROM (SELECT * FROM read.enrollments e WHERE {} ORDER BY e.enrolled_at, e.id LIMIT %s) e"
+        " LEFT JOIN read.leads l ON l.id = e.lead_id"  # names for the page only
+        " ORDER BY e.enrolled_at, e.id"
+    ).format(sql.SQL(" AND ").join(where))
+    rows = conn.execute(query, [*params, limit + 1]).fetchall()
     items = [
         {
             "lead_id": str(r[0]),

@@ -10,8 +10,8 @@ each counter row is written once per batch, and concurrent consumers take the co
 locks in the same order, so they may wait for each other but never deadlock. Projections
 with counts must be applied through runner.apply_batch.
 
-`recount` derives the same numbers by GROUP BY over the enrollments rows: slower (about 30 ms
-for 100,000 leads), and a check that the counters are right.
+`recount` derives the same numbers by GROUP BY over the enrollments rows: a check that the
+counters are right, but 40 to 70 ms for 100,000 leads where the counters take under 1 ms.
 """
 
 from __future__ import annotations
