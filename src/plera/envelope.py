@@ -69,9 +69,6 @@ class Envelope:
             "payload": self.payload,
         }
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.body(), separators=(",", ":"), default=_json_default).encode()
-
     @classmethod
     def from_message(cls, ce_type: str, value: bytes) -> Envelope:
         """Reads a Kafka message back: the CloudEvents type names the event, the value holds the rest."""
@@ -138,7 +135,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-def _json_default(value: Any) -> Any:
-    return _plain(value)
