@@ -45,15 +45,17 @@ due_queue = Projection(
 )
 
 
-def _advance(cur: Cursor, e: Envelope, *, paused: bool | None = None) -> tuple[Any, ...] | None:
-    """Moves the enrollment's guard to this event; its (workspace, sequence, lead, channels, paused) when it did."""
-    cur.execute(
-        "UPDATE due_enrollments SET version = %s, paused = coalesce(%s, paused)"
-        " WHERE enrollment_id = %s AND version < %s"
-        " RETURNING workspace_id, sequence_id, lead_id, channels, paused",
-        (e.aggregate_version, paused, e.aggregate_id, e.aggregate_version),
-    )
-    return cur.fetchone()
+# Each handler is one statement: the CTE moves the enrollment's guard to this event, and the
+# queue changes only for the row it returned (none on a redelivery).
+_ADVANCE = (
+    "WITH g AS (UPDATE due_enrollments SET version = %(v)s, paused = coalesce(%(paused)s, paused)"
+    " WHERE enrollment_id = %(id)s AND version < %(v)s"
+    " RETURNING enrollment_id, workspace_id, sequence_id, lead_id, channels, paused) "
+)
+
+
+def _params(e: Envelope, **more: Any) -> dict[str, Any]:
+    return {"v": e.aggregate_version, "id": e.aggregate_id, "paused": None, **more}
 
 
 @due_queue.handles("enrollment", "LeadEnrolled")
@@ -75,46 +77,33 @@ def _enrolled(cur: Cursor, e: Envelope) -> None:
 
 @due_queue.handles("enrollment", "StepScheduled")
 def _scheduled(cur: Cursor, e: Envelope) -> None:
-    enrollment = _advance(cur, e)
-    if enrollment is None:
-        return
-    workspace_id, sequence_id, lead_id, channels, paused = enrollment
-    step = e.payload["step"]
     cur.execute(
-        "INSERT INTO due_queue (enrollment_id, step, workspace_id, sequence_id, lead_id, channel, eligible_at,"
-        " paused, version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
+        _ADVANCE + "INSERT INTO due_queue (enrollment_id, step, workspace_id, sequence_id, lead_id, channel,"
+        " eligible_at, paused, version)"
+        " SELECT enrollment_id, %(step)s, workspace_id, sequence_id, lead_id, channels[%(step)s], %(at)s, paused, %(v)s"
+        " FROM g ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
         " paused = EXCLUDED.paused, version = EXCLUDED.version, claimed_by = NULL, lease_until = NULL",
-        (
-            e.aggregate_id,
-            step,
-            workspace_id,
-            sequence_id,
-            lead_id,
-            channels[step - 1],
-            datetime.fromisoformat(e.payload["eligible_at"]),
-            paused,
-            e.aggregate_version,
-        ),
+        _params(e, step=e.payload["step"], at=datetime.fromisoformat(e.payload["eligible_at"])),
     )
 
 
 def _step_done(cur: Cursor, e: Envelope) -> None:
-    if _advance(cur, e) is not None:
-        cur.execute("DELETE FROM due_queue WHERE enrollment_id = %s AND step = %s", (e.aggregate_id, e.payload["step"]))
+    cur.execute(
+        _ADVANCE + "DELETE FROM due_queue d USING g WHERE d.enrollment_id = g.enrollment_id AND d.step = %(step)s",
+        _params(e, step=e.payload["step"]),
+    )
 
 
 def _enrollment_closed(cur: Cursor, e: Envelope) -> None:
-    if _advance(cur, e) is not None:
-        cur.execute("DELETE FROM due_queue WHERE enrollment_id = %s", (e.aggregate_id,))
+    cur.execute(_ADVANCE + "DELETE FROM due_queue d USING g WHERE d.enrollment_id = g.enrollment_id", _params(e))
 
 
 def _pause_changed(cur: Cursor, e: Envelope, paused: bool) -> None:
-    if _advance(cur, e, paused=paused) is not None:
-        cur.execute(
-            "UPDATE due_queue SET paused = %s, version = %s WHERE enrollment_id = %s",
-            (paused, e.aggregate_version, e.aggregate_id),
-        )
+    cur.execute(
+        _ADVANCE + "UPDATE due_queue d SET paused = g.paused, version = %(v)s FROM g"
+        " WHERE d.enrollment_id = g.enrollment_id",
+        _params(e, paused=paused),
+    )
 
 
 due_queue.handles("enrollment", "StepDispatching")(_step_done)

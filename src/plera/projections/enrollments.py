@@ -18,12 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
 from plera.envelope import Envelope
 from plera.projections import sequence_counts
+from plera.projections.batch import BatchBuffer
 from plera.projections.enrollment_state import Row
 from plera.projections.registry import Projection
 
@@ -50,7 +52,6 @@ enrollments = Projection(
         " PRIMARY KEY (enrollment_id, step)) WITH (fillfactor = 80)",
         *sequence_counts.DDL,
     ],
-    finish=sequence_counts.flush,
 )
 
 
@@ -60,8 +61,46 @@ class Loaded:
     row: Row
 
 
+# The rows as this batch computed them, by id, with their version. A row at that version in the
+# table holds exactly this (a row is a fold of its enrollment's events, and each aggregate's events
+# arrive in order), so the next event of the same enrollment in the batch (LeadEnrolled and
+# StepScheduled come together) starts from here instead of selecting again, and its guarded
+# write hits only when the table is at that version.
+_written: BatchBuffer[dict[Any, tuple[int, Loaded]]] = BatchBuffer(dict)
+
+# The writes whose results are read only at the batch's end, so that the runner's pipeline need
+# not wait for them: each on its own cursor, with the change in counts it makes when it hit.
+_Write = tuple[Cursor, Any, Row | None, Row]
+_unconfirmed: BatchBuffer[list[_Write]] = BatchBuffer(list)
+
+
+def _finish(cur: Cursor) -> None:
+    _written.take(cur)
+    for write, sequence_id, before, after in _unconfirmed.take(cur) or []:
+        hit = write.fetchone()
+        write.close()
+        if hit and hit[0] == 1:  # a redelivery's guarded write hits nothing, and moves no count
+            sequence_counts.record(cur, sequence_id, before, after)
+    sequence_counts.flush(cur)
+
+
+def _write(cur: Cursor, e: Envelope, sequence_id: Any, before: Row | None, after: Row, query: str, params: Any) -> None:
+    """Sends a write that answers how many rows it hit (0 or 1); see _finish."""
+    write = cur.connection.cursor()
+    write.execute(query, params)
+    _unconfirmed.of(cur).append((write, sequence_id, before, after))
+    _written.of(cur)[e.aggregate_id] = (e.aggregate_version, Loaded(sequence_id, after))
+
+
+enrollments.finish = _finish
+
+
 def _load(cur: Cursor, e: Envelope) -> Loaded | None:
     """The row before this event, locked; None when the row already reflects it (a redelivery)."""
+    written = _written.of(cur).get(e.aggregate_id)
+    if written is not None:
+        version, loaded = written
+        return loaded if version < e.aggregate_version else None
     cur.execute(
         "SELECT sequence_id, status, stop_reason, step_states, next_step, next_send_at, sent, replied_at, reply_step"
         " FROM enrollments WHERE id = %s AND version < %s FOR UPDATE",
@@ -71,13 +110,27 @@ def _load(cur: Cursor, e: Envelope) -> Loaded | None:
     return None if found is None else Loaded(found[0], Row(*found[1:]))
 
 
-def _save(cur: Cursor, e: Envelope, before: Loaded, row: Row) -> bool:
-    """Writes the row as of this event. When the guarded write hit it, the counts move, and True:
-    the caller may then change the child rows."""
-    cur.execute(
-        "UPDATE enrollments SET status = %s, stop_reason = %s, step_states = %s, next_step = %s,"
+def _save(
+    cur: Cursor, e: Envelope, before: Loaded, row: Row, step: int | None = None, assignments: str = "", params: Any = ()
+) -> None:
+    """Writes the row as of this event and, with it, `assignments` to the child row of `step`: one
+    statement. When the guarded write hit the row, the counts move (at the batch's end)."""
+    child = (
+        f", s AS (UPDATE enrollment_steps SET {assignments} WHERE EXISTS (SELECT FROM u)"
+        " AND enrollment_id = %s AND step = %s)"
+        if assignments
+        else ""
+    )
+    _write(
+        cur,
+        e,
+        before.sequence_id,
+        before.row,
+        row,
+        "WITH u AS (UPDATE enrollments SET status = %s, stop_reason = %s, step_states = %s, next_step = %s,"
         " next_send_at = %s, sent = %s, replied = %s, replied_at = %s, reply_step = %s,"
-        " last_event_at = %s, version = %s WHERE id = %s AND version < %s",
+        f" last_event_at = %s, version = %s WHERE id = %s AND version < %s RETURNING 1){child}"
+        " SELECT count(*) FROM u",
         (
             row.status,
             row.stop_reason,
@@ -92,19 +145,17 @@ def _save(cur: Cursor, e: Envelope, before: Loaded, row: Row) -> bool:
             e.aggregate_version,
             e.aggregate_id,
             e.aggregate_version,
+            *((*params, e.aggregate_id, step) if assignments else ()),
         ),
     )
-    if cur.rowcount != 1:
-        return False
-    sequence_counts.record(cur, before.sequence_id, before.row, row)
-    return True
 
 
-def _update_step(cur: Cursor, e: Envelope, assignments: str, params: tuple[Any, ...] = ()) -> None:
-    cur.execute(
-        f"UPDATE enrollment_steps SET {assignments} WHERE enrollment_id = %s AND step = %s",
-        (*params, e.aggregate_id, e.payload["step"]),
-    )
+def _step_changed(cur: Cursor, e: Envelope, status: str, assignments: str, params: Any = (), **more: Any) -> None:
+    """The common shape: the event sets its step's status, and the child row of that step."""
+    found = _load(cur, e)
+    if found:
+        step = e.payload["step"]
+        _save(cur, e, found, found.row.with_step(step, status, **more), step, assignments, params)
 
 
 @enrollments.handles("enrollment", "LeadEnrolled")
@@ -112,10 +163,19 @@ def _enrolled(cur: Cursor, e: Envelope) -> None:
     p = e.payload
     plan = p["steps"]
     row = Row.enrolled(len(plan))
-    cur.execute(
-        "INSERT INTO enrollments (id, workspace_id, sequence_id, lead_id, status, next_step, step_states, sent,"
-        " replied, enrolled_at, last_event_at, version)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, false, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+    _write(
+        cur,
+        e,
+        UUID(str(p["sequence_id"])),
+        None,
+        row,
+        "WITH i AS (INSERT INTO enrollments (id, workspace_id, sequence_id, lead_id, status, next_step, step_states,"
+        " sent, replied, enrolled_at, last_event_at, version)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, false, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id),"
+        " s AS (INSERT INTO enrollment_steps (enrollment_id, step, channel, condition, status)"
+        " SELECT i.id, s.step, s.plan->>'channel', s.plan->>'condition', 'pending'"
+        " FROM i, jsonb_array_elements(%s) WITH ORDINALITY AS s(plan, step))"
+        " SELECT count(*) FROM i",
         (
             e.aggregate_id,
             e.workspace_id,
@@ -128,69 +188,55 @@ def _enrolled(cur: Cursor, e: Envelope) -> None:
             e.occurred_at,
             e.occurred_at,
             e.aggregate_version,
+            Jsonb(plan),
         ),
     )
-    if cur.rowcount == 1:
-        sequence_counts.record(cur, p["sequence_id"], None, row)
-        cur.execute(
-            "INSERT INTO enrollment_steps (enrollment_id, step, channel, condition, status)"
-            " SELECT %s, s.step, s.plan->>'channel', s.plan->>'condition', 'pending'"
-            " FROM jsonb_array_elements(%s) WITH ORDINALITY AS s(plan, step)",
-            (e.aggregate_id, Jsonb(plan)),
-        )
 
 
 @enrollments.handles("enrollment", "StepScheduled")
 def _scheduled(cur: Cursor, e: Envelope) -> None:
     eligible_at = datetime.fromisoformat(e.payload["eligible_at"])
-    found = _load(cur, e)
-    if found and _save(cur, e, found, found.row.with_step(e.payload["step"], "scheduled", eligible_at)):
-        _update_step(cur, e, "status = 'scheduled', eligible_at = %s", (eligible_at,))
+    _step_changed(
+        cur, e, "scheduled", "status = 'scheduled', eligible_at = %s", (eligible_at,), eligible_at=eligible_at
+    )
 
 
 @enrollments.handles("enrollment", "StepDispatching")
 def _dispatching(cur: Cursor, e: Envelope) -> None:
-    found = _load(cur, e)
-    if found and _save(cur, e, found, found.row.with_step(e.payload["step"], "dispatching")):
-        _update_step(cur, e, "status = 'dispatching'")
+    _step_changed(cur, e, "dispatching", "status = 'dispatching'")
 
 
 @enrollments.handles("enrollment", "MessageSent")
 def _sent(cur: Cursor, e: Envelope) -> None:
-    found = _load(cur, e)
-    if found and _save(cur, e, found, found.row.with_step(e.payload["step"], "sent")):
-        _update_step(cur, e, "status = 'sent', sent_at = %s", (e.occurred_at,))
+    _step_changed(cur, e, "sent", "status = 'sent', sent_at = %s", (e.occurred_at,))
 
 
 @enrollments.handles("enrollment", "StepSendFailed")
 def _send_failed(cur: Cursor, e: Envelope) -> None:
     """A retryable failure returns the step to pending (to be scheduled again); a permanent one ends it."""
-    retryable = bool(e.payload["retryable"])
-    found = _load(cur, e)
-    if found and _save(cur, e, found, found.row.with_step(e.payload["step"], "pending" if retryable else "failed")):
-        if retryable:
-            _update_step(cur, e, "status = 'pending', attempts = attempts + 1, reason = %s", (e.payload["reason"],))
-        else:
-            _update_step(
-                cur,
-                e,
-                "status = 'failed', attempts = attempts + 1, reason = %s, failed_at = %s",
-                (e.payload["reason"], e.occurred_at),
-            )
+    reason = e.payload["reason"]
+    if e.payload["retryable"]:
+        _step_changed(cur, e, "pending", "status = 'pending', attempts = attempts + 1, reason = %s", (reason,))
+    else:
+        _step_changed(
+            cur,
+            e,
+            "failed",
+            "status = 'failed', attempts = attempts + 1, reason = %s, failed_at = %s",
+            (reason, e.occurred_at),
+        )
 
 
 @enrollments.handles("enrollment", "SendOutcomeUnknown")
 def _outcome_unknown(cur: Cursor, e: Envelope) -> None:
-    found = _load(cur, e)
-    if found and _save(cur, e, found, found.row.with_step(e.payload["step"], "outcome_unknown")):
-        _update_step(cur, e, "status = 'outcome_unknown', outcome_unknown_at = %s", (e.occurred_at,))
+    _step_changed(cur, e, "outcome_unknown", "status = 'outcome_unknown', outcome_unknown_at = %s", (e.occurred_at,))
 
 
 @enrollments.handles("enrollment", "StepSkipped")
 def _skipped(cur: Cursor, e: Envelope) -> None:
-    found = _load(cur, e)
-    if found and _save(cur, e, found, found.row.with_step(e.payload["step"], "skipped")):
-        _update_step(cur, e, "status = 'skipped', skipped_at = %s, reason = %s", (e.occurred_at, e.payload["reason"]))
+    _step_changed(
+        cur, e, "skipped", "status = 'skipped', skipped_at = %s, reason = %s", (e.occurred_at, e.payload["reason"])
+    )
 
 
 @enrollments.handles("enrollment", "ReplyDetected")
@@ -200,11 +246,10 @@ def _replied(cur: Cursor, e: Envelope) -> None:
     if found is None:
         return
     row = found.row.replied(e.occurred_at)
-    if _save(cur, e, found, row) and row.reply_step is not None and found.row.replied_at is None:
-        cur.execute(
-            "UPDATE enrollment_steps SET replied_credit = true WHERE enrollment_id = %s AND step = %s",
-            (e.aggregate_id, row.reply_step),
-        )
+    if row.reply_step is not None and found.row.replied_at is None:
+        _save(cur, e, found, row, row.reply_step, "replied_credit = true")
+    else:
+        _save(cur, e, found, row)
 
 
 @enrollments.handles("enrollment", "EnrollmentPaused")

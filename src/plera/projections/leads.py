@@ -13,6 +13,7 @@ from uuid import UUID
 from psycopg import Connection, Cursor
 
 from plera.envelope import Envelope
+from plera.projections.batch import BatchBuffer
 from plera.projections.registry import Projection
 
 leads = Projection(
@@ -30,21 +31,37 @@ leads = Projection(
 
 _COLUMNS = ("first_name", "last_name", "company", "title", "email", "linkedin_url")
 
+# New leads are inserted together when the batch ends, or before any update that may touch them.
+_imported: BatchBuffer[list[tuple[Any, ...]]] = BatchBuffer(list)
+
 
 @leads.handles("lead", "LeadImported")
 def _lead_imported(cur: Cursor, e: Envelope) -> None:
     details = e.payload["details"]
-    cur.execute(
-        "INSERT INTO leads (id, workspace_id, first_name, last_name, company, title, email, linkedin_url, version)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-        (e.aggregate_id, e.workspace_id, *(details.get(c) for c in _COLUMNS), e.aggregate_version),
+    _imported.of(cur).append(
+        (str(e.aggregate_id), str(e.workspace_id), *(details.get(c) for c in _COLUMNS), e.aggregate_version)
     )
+
+
+def _insert_imported(cur: Cursor) -> None:
+    rows = _imported.take(cur)
+    if rows:
+        cur.execute(
+            "INSERT INTO leads (id, workspace_id, first_name, last_name, company, title, email, linkedin_url, version)"
+            " SELECT * FROM unnest(%s::text[]::uuid[], %s::text[]::uuid[], %s::text[], %s::text[], %s::text[],"
+            " %s::text[], %s::text[], %s::text[], %s::int[]) ON CONFLICT (id) DO NOTHING",
+            [list(c) for c in zip(*rows, strict=True)],
+        )
+
+
+leads.finish = _insert_imported
 
 
 @leads.handles("lead", "LeadAddedToGroup")
 def _lead_added(cur: Cursor, e: Envelope) -> None:
     # `filled` holds only fields the lead lacked, so a present value always wins.
     filled = e.payload["filled"]
+    _insert_imported(cur)
     cur.execute(
         "UPDATE leads SET first_name = coalesce(%s, first_name), last_name = coalesce(%s, last_name),"
         " company = coalesce(%s, company), title = coalesce(%s, title), email = coalesce(%s, email),"

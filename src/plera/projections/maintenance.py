@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]  # (notification reached, last notification)
 
 BATCH = 2000
-WORKERS = 2  # shards replayed side by side (see replay)
+WORKERS = 1  # shards replayed side by side (see replay); on 2 cores one is fastest (bench/read_models.py)
 REPLAY_CONSUMER = "rebuild"  # the position a staging or scratch schema keeps of its own replay
 EMBEDDED_CONSUMER = "embedded"  # consumers/inprocess.py CONSUMER
 FEED_LOCK = 7340003  # consumers/inprocess.py _LOCK: held by the embedded feed while it applies

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
 
 from plera.envelope import Envelope
 from plera.projections.registry import Projection
@@ -41,22 +41,35 @@ def apply_batch(
     schema: str = "read",
 ) -> int:
     """Applies the envelopes and records the positions reached, all or nothing. Returns how many."""
-    count = 0
+    # Pipeline mode: statements whose results no handler reads go out without waiting for the
+    # server, and a handler that fetches a result syncs. The batch is all or nothing either way.
     with conn.transaction(), conn.cursor() as cur:
         _search_path(conn, schema)
-        for envelope in envelopes:
-            for projection in projections:
-                projection.apply(cur, envelope)
-            count += 1
+        with conn.pipeline():
+            return _apply(cur, projections, envelopes, positions, consumer)
+
+
+def _apply(
+    cur: Cursor,
+    projections: Sequence[Projection],
+    envelopes: Iterable[Envelope],
+    positions: dict[str, int],
+    consumer: str,
+) -> int:
+    count = 0
+    for envelope in envelopes:
         for projection in projections:
-            if projection.finish is not None:
-                projection.finish(cur)
-        for source, position in positions.items():
-            cur.execute(
-                "INSERT INTO positions (consumer, source, position) VALUES (%s, %s, %s)"
-                " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position",
-                (consumer, source, position),
-            )
+            projection.apply(cur, envelope)
+        count += 1
+    for projection in projections:
+        if projection.finish is not None:
+            projection.finish(cur)
+    for source, position in positions.items():
+        cur.execute(
+            "INSERT INTO positions (consumer, source, position) VALUES (%s, %s, %s)"
+            " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position",
+            (consumer, source, position),
+        )
     return count
 
 

@@ -16,14 +16,13 @@ counters are right, but 40 to 70 ms for 100,000 leads where the counters take un
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from typing import Any
 from uuid import UUID
-from weakref import WeakKeyDictionary
 
 from psycopg import Connection, Cursor
 
+from plera.projections.batch import BatchBuffer
 from plera.projections.enrollment_state import Counts, Row, counts_of, difference
 
 DDL = [
@@ -32,22 +31,19 @@ DDL = [
     " PRIMARY KEY (sequence_id, step, name))",
 ]
 
-_pending: WeakKeyDictionary[Cursor, defaultdict[tuple[Any, int, str], int]] = WeakKeyDictionary()
-_lock = threading.Lock()  # several consumers or replay workers may share this process
+_pending: BatchBuffer[defaultdict[tuple[Any, int, str], int]] = BatchBuffer(lambda: defaultdict(int))
 
 
 def record(cur: Cursor, sequence_id: Any, before: Row | None, after: Row) -> None:
     """Notes how one enrollment's guarded write changed its sequence's counts, for the batch's end."""
-    with _lock:
-        pending = _pending.setdefault(cur, defaultdict(int))
+    pending = _pending.of(cur)
     for (step, name), delta in difference(before, after).items():
         pending[(str(sequence_id), step, name)] += delta
 
 
 def flush(cur: Cursor) -> None:
     """Applies the batch's differences, in key order (the finish hook of the enrollments projection)."""
-    with _lock:
-        pending = _pending.pop(cur, None)
+    pending = _pending.take(cur)
     if not pending:
         return
     keys = sorted(pending)
