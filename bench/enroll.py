@@ -20,6 +20,7 @@ from plera.commands.runs import CreateRun, create_run
 from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
+from plera.demo import make_ready
 
 
 def main() -> None:
@@ -44,6 +45,7 @@ def main() -> None:
             ),
             "bench",
         )
+        make_ready(sv, ws.id, sequence.id, "bench")
         before = sv.events.app.recorder.max_notification_id() or 0
         t = time.perf_counter()
         _, enrolled = launch_sequence(sv, ws.id, sequence.id, "bench")

@@ -22,13 +22,15 @@ def event_classes() -> dict[str, list[type]]:
     """Each aggregate's event classes, by published aggregate name, in name order."""
     found: dict[str, list[type]] = {}
     for aggregate, name in AGGREGATE_NAMES.items():
+        parts = [c for c in aggregate.__mro__ if issubclass(c, PleraAggregate) and c is not PleraAggregate]
         events = [
             value
-            for attr, value in vars(aggregate).items()
+            for part in parts
+            for attr, value in vars(part).items()
             if isinstance(value, type)
             and issubclass(value, PleraAggregate.Event)
             and attr not in ("Event", "Created")
-            and value.__qualname__.startswith(aggregate.__name__ + ".")
+            and value.__qualname__.startswith(part.__name__ + ".")
         ]
         found[name] = sorted(events, key=lambda e: e.__name__)
     return found

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from importlib import resources
 from typing import Any
+from uuid import UUID
 
 from rich.console import Console
 from rich.table import Table
 
+from plera.aggregates.sequence import Sequence
 from plera.commands.enrollments import enrollments_of
 from plera.commands.history import lead_history
 from plera.commands.lead_import import parse_csv
+from plera.commands.messaging import (
+    ChooseSenders,
+    MessageIn,
+    approve_message,
+    choose_senders,
+    draft_messages,
+    edit_message,
+    previews,
+    readiness,
+)
 from plera.commands.runs import CreateRun, create_run
 from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.commands.sequences import CreateSequence, launch_sequence
@@ -61,13 +73,13 @@ def run_demo(sv: Services, console: Console, catch_up: Any) -> dict[str, Any]:
         ),
         ACTOR,
     )
-    add_sender_account(
+    email = add_sender_account(
         sv,
         workspace_id,
         AddSenderAccount(channel="email", name="Alex", address="alex@plera.example", daily_limit=40),
         ACTOR,
     )
-    add_sender_account(
+    linkedin = add_sender_account(
         sv,
         workspace_id,
         AddSenderAccount(
@@ -93,6 +105,14 @@ def run_demo(sv: Services, console: Console, catch_up: Any) -> dict[str, Any]:
         ),
         ACTOR,
     )
+    catch_up()
+    # The Messaging Lab: offline drafts, a look at what the first lead would get, approval, launch.
+    draft_messages(sv, workspace_id, sequence.id, ACTOR)
+    choose_senders(sv, workspace_id, sequence.id, ChooseSenders(email=[email.id], linkedin=[linkedin.id]), ACTOR)
+    _print_previews(console, previews(sv, workspace_id, sequence.id, lead_id=None, limit=1))
+    for step in range(1, len(SEED_STEPS) + 1):
+        approve_message(sv, workspace_id, sequence.id, step, ACTOR, lead_id=None)
+    _print_readiness(console, readiness(sv, workspace_id, sequence.id))
     sequence, enrolled = launch_sequence(sv, workspace_id, sequence.id, ACTOR)
     catch_up()
 
@@ -103,6 +123,61 @@ def run_demo(sv: Services, console: Console, catch_up: Any) -> dict[str, Any]:
     print_history(console, lead_history(sv, workspace_id, first))
     console.print(f"\nWorkspace key (for the API): [bold]{ws.api_key}[/]", soft_wrap=True)
     return {"workspace_id": workspace_id, "sequence_id": sequence.id, "lead_id": first, "enrolled": enrolled}
+
+
+def _print_previews(console: Console, items: list[dict[str, Any]]) -> None:
+    console.print("\nWhat the first lead would receive (offline drafts, before approval):")
+    for item in items:
+        head = f"step {item['step']} ({item['channel']})" + (f": {item['subject']}" if item["subject"] else "")
+        console.print(f"[bold]{head}[/]")
+        console.print(item["body"].strip(), soft_wrap=True, markup=False)
+
+
+def _print_readiness(console: Console, report: dict[str, Any]) -> None:
+    console.print(f"\nReady to launch: {'yes' if report['ready'] else 'no'}")
+    for finding in report["findings"]:
+        console.print(f"  {finding['severity']}: {finding['code']}: {finding['detail']}", markup=False)
+
+
+def make_ready(
+    sv: Services, workspace_id: UUID, sequence_id: UUID, actor: str, *, senders: dict[str, list[UUID]] | None = None
+) -> Sequence:
+    """What a person does in the Messaging Lab before launch, all at once: a message for every step
+    (the offline writer's drafts when the sequence has a strategy profile, else plain ones), senders
+    for its channels (new sandbox accounts unless given), and every message approved."""
+    sequence = sv.events.get(sequence_id, Sequence, workspace_id)
+    if sequence.strategy_profile_id is not None:
+        sequence = draft_messages(sv, workspace_id, sequence_id, actor)
+    else:
+        for step, spec in enumerate(sequence.steps, start=1):
+            subject, body = PLAIN_MESSAGES[spec["channel"]]
+            edit_message(
+                sv, workspace_id, sequence_id, step, MessageIn(subject=subject, body=body), actor, lead_id=None
+            )
+    if senders is None:
+        families = {"email" if s["channel"] == "email" else "linkedin" for s in sequence.steps}
+        senders = {family: [_sandbox_sender(sv, workspace_id, family, actor)] for family in sorted(families)}
+    choose_senders(sv, workspace_id, sequence_id, ChooseSenders.model_validate(senders), actor)
+    for step in range(1, len(sequence.steps) + 1):
+        sequence = approve_message(sv, workspace_id, sequence_id, step, actor, lead_id=None)
+    return sequence
+
+
+PLAIN_MESSAGES: dict[str, tuple[str | None, str]] = {
+    "email": (
+        "A question for {{ lead.company | default('your team') }}",
+        "Hi {{ lead.first_name | default('there') }},\n\nA short note from {{ sender.name | default('us') }}.\n\n"
+        "{{ sender.signature | default('') }}\n\nUnsubscribe: {{ unsubscribe_url }}\n",
+    ),
+    "linkedin_invite": (None, "Hi {{ lead.first_name | default('there') }}, glad to connect."),
+    "linkedin_message": (None, "Thanks for connecting, {{ lead.first_name | default('there') }}."),
+}
+
+
+def _sandbox_sender(sv: Services, workspace_id: UUID, family: str, actor: str) -> UUID:
+    address = "sender@plera.example" if family == "email" else "https://www.linkedin.com/in/plera-sandbox"
+    cmd = AddSenderAccount(channel=family, name=f"Sandbox {family}", address=address, daily_limit=1000)  # type: ignore[arg-type]
+    return add_sender_account(sv, workspace_id, cmd, actor).id
 
 
 def _print_import(console: Console, result: dict[str, Any]) -> None:

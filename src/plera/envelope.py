@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID, uuid5
 
+from plera.aggregates.base import PleraAggregate
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import Lead, SourceGroup
 from plera.aggregates.run import Run
@@ -120,8 +121,12 @@ def envelope_of(event: Any) -> Envelope:
 
 @cache
 def _aggregate_name(event_class: type) -> str:
-    outer = event_class.__qualname__.split(".")[0]
-    return next(n for cls, n in AGGREGATE_NAMES.items() if cls.__name__ == outer)
+    outer = event_class.__qualname__.split(".")[0]  # an aggregate, or a part of one (SequenceMessages)
+    return next(n for cls, n in AGGREGATE_NAMES.items() if outer in _part_names(cls))
+
+
+def _part_names(aggregate: type) -> set[str]:
+    return {c.__name__ for c in aggregate.__mro__ if issubclass(c, PleraAggregate) and c is not PleraAggregate}
 
 
 def _plain(value: Any) -> Any:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from plera.clock import Clock, SimulatedClock, SystemClock
 from plera.eventstore import EventStore
+from plera.projections.all import ALL
+from plera.projections.maintenance import ensure_read_models
 from plera.secrets import Vault, load_key
 from plera.settings import Settings
 from plera.store import Database
@@ -18,6 +21,7 @@ class Services:
     events: EventStore
     vault: Vault
     clock: Clock
+    signing_key: bytes  # HMAC key of links we hand out (unsubscribe tokens), derived from the vault's key
 
     @classmethod
     def open(cls, settings: Settings | None = None, clock: Clock | None = None) -> Services:
@@ -25,10 +29,15 @@ class Services:
         settings.check()
         db = Database.open(settings.database_url, settings.data_dir)
         events = EventStore(db.eventsourcing_env(), db.pool)
-        vault = Vault(db.pool, load_key(settings.secret_key, settings.data_dir))
+        key = load_key(settings.secret_key, settings.data_dir)
+        vault = Vault(db.pool, key)
         if clock is None:
             clock = SimulatedClock(db.pool) if settings.clock == "simulated" else SystemClock()
-        return cls(settings=settings, db=db, events=events, vault=vault, clock=clock)
+        signing_key = hashlib.sha256(b"plera-links:" + key).digest()
+        services = cls(settings=settings, db=db, events=events, vault=vault, clock=clock, signing_key=signing_key)
+        # The API reads the read models before any feed has run, and an upgrade may redefine them.
+        ensure_read_models(services, ALL)
+        return services
 
     def close(self) -> None:
         self.events.close()

@@ -16,6 +16,7 @@ from plera.commands.sequences import CreateSequence, create_sequence, launch_seq
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.consumers.inprocess import InProcessFeed
+from plera.demo import make_ready
 from plera.projections.all import ALL
 from plera.projections.maintenance import verify
 
@@ -70,6 +71,7 @@ def test_read_models_fed_step_by_step_equal_a_rebuild_after_a_random_scenario(se
         {"run_id": run.id, "name": "s", "source_group_ids": [g.id for g in groups[:2]], "steps": STEPS}
     )
     sequence = create_sequence(services, ws, cmd, "test")
+    make_ready(services, ws, sequence.id, "test")
     launch_sequence(services, ws, sequence.id, "test")
     feed = InProcessFeed(services, ALL)
     emails = 0

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, Snapshot
+from tests.unit.lab import approve_all
 
 from plera.aggregates.base import PleraAggregate
 from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for
@@ -61,7 +62,7 @@ def launched_sequence(at: datetime) -> Sequence:
         at=at,
         actor="ops",
     )
-    sequence.launch(at=at + timedelta(minutes=1), actor="ops")
+    approve_all(sequence, at).launch(at=at + timedelta(minutes=1), actor="ops")
     return sequence
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests.unit.lab import approve_all
 
 from plera.aggregates.errors import InvalidValue, SequenceArchived, SequenceNotActive, SequenceNotDraft
 from plera.aggregates.sequence import Sequence
@@ -31,8 +32,12 @@ def new_sequence(at, steps: list[dict[str, Any]] | None = None, **kwargs: Any) -
     )
 
 
+def without_keys(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in s.items() if k != "key"} for s in steps]
+
+
 def launched(at) -> Sequence:
-    sequence = new_sequence(at)
+    sequence = approve_all(new_sequence(at), at)
     sequence.launch(at=at, actor="ops")
     return sequence
 
@@ -45,7 +50,13 @@ def test_a_new_sequence_is_a_draft_with_numbered_steps_and_default_settings(at):
 
     assert sequence.status == "draft"
     assert sequence.launched_at is None
-    assert sequence.steps[0] == {"name": "Invite", "channel": "linkedin_invite", "delay_days": 0, "condition": "always"}
+    assert sequence.steps[0]["key"]
+    assert without_keys(sequence.steps)[0] == {
+        "name": "Invite",
+        "channel": "linkedin_invite",
+        "delay_days": 0,
+        "condition": "always",
+    }
     assert [s["condition"] for s in sequence.steps] == ["always", "no_reply", "no_reply", "no_reply"]
     assert [s["step"] for s in sequence.as_dict()["steps"]] == [1, 2, 3, 4]
     assert sequence.settings == {"company_stop": "off", "daily_new_leads": None, "invite_without_note": False}
@@ -103,7 +114,7 @@ def test_steps_can_be_replaced_while_the_sequence_is_a_draft(at):
 
     sequence.replace_steps(steps=[{"channel": "email"}], at=at, actor="ops")
 
-    assert sequence.steps == [{"name": None, "channel": "email", "delay_days": 0, "condition": "always"}]
+    assert without_keys(sequence.steps) == [{"name": None, "channel": "email", "delay_days": 0, "condition": "always"}]
 
 
 def test_replacing_steps_with_the_same_steps_records_nothing(at):
@@ -132,7 +143,8 @@ def test_steps_cannot_be_edited_once_the_sequence_has_launched(at, then):
 
 
 def test_launching_a_draft_activates_it_at_the_given_time(at):
-    sequence = new_sequence(at)
+    sequence = approve_all(new_sequence(at), at)
+    sequence.collect_events()
     later = at + timedelta(hours=2)
 
     sequence.launch(at=later, actor="ops")
@@ -141,7 +153,7 @@ def test_launching_a_draft_activates_it_at_the_given_time(at):
     assert sequence.status == "active"
     assert sequence.is_running
     assert sequence.launched_at == later
-    assert len(sequence.collect_events()) == 2
+    assert [type(e) for e in sequence.collect_events()] == [Sequence.SequenceLaunched]
 
 
 def test_a_draft_cannot_be_paused_or_resumed(at):
@@ -205,7 +217,7 @@ def test_leads_can_be_enrolled_only_into_an_active_or_paused_sequence(at):
     with pytest.raises(SequenceNotActive):
         sequence.check_enrollable()
 
-    sequence.launch(at=at, actor="ops")
+    approve_all(sequence, at).launch(at=at, actor="ops")
     sequence.check_enrollable()
     sequence.pause(at=at, actor="ops")
     sequence.check_enrollable()

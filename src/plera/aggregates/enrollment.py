@@ -46,17 +46,39 @@ class LeadEnrollment(PleraAggregate):
     def create_id(sequence_id: UUID, lead_id: UUID) -> UUID:
         return uuid5(sequence_id, str(lead_id))  # a second enrollment collides in the store
 
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["senders"] = {}
+
     class LeadEnrolled(PleraAggregate.Created):
+        """The plan the lead follows (the sequence's steps as they were), and its sender per channel."""
+
+        class_version = 2
         sequence_id: UUID
         lead_id: UUID
         workspace_id: UUID
         steps: list[dict[str, Any]]
+        senders: dict[str, UUID]  # "email" / "linkedin" → the sender account it keeps
 
-    def __init__(self, sequence_id: UUID, lead_id: UUID, workspace_id: UUID, steps: list[dict[str, Any]]) -> None:
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["senders"] = {}
+
+    def __init__(
+        self,
+        sequence_id: UUID,
+        lead_id: UUID,
+        workspace_id: UUID,
+        steps: list[dict[str, Any]],
+        senders: dict[str, UUID],
+    ) -> None:
         self.sequence_id = sequence_id
         self.lead_id = lead_id
         self.workspace_id = workspace_id
         self.plan = steps
+        self.senders = dict(senders)
         self.steps: list[dict[str, Any]] = [
             {
                 "status": StepStatus.PENDING.value,
@@ -83,11 +105,16 @@ class LeadEnrollment(PleraAggregate):
         steps: list[dict[str, Any]],
         at: datetime,
         actor: str,
+        senders: dict[str, UUID] | None = None,
     ) -> LeadEnrollment:
         """Enrolls a lead with the sequence's steps as they are now (the plan it will follow)."""
         if not steps:
             raise InvalidValue("a sequence without steps enrolls nobody")
-        plan = [{"channel": s["channel"], "delay_days": s["delay_days"], "condition": s["condition"]} for s in steps]
+        plan = [
+            {"channel": s["channel"], "delay_days": s["delay_days"], "condition": s["condition"]}
+            | ({"key": s["key"]} if s.get("key") else {})  # the step's message is the sequence's, by this key
+            for s in steps
+        ]
         return cls._record_created(
             cls.LeadEnrolled,
             id=cls.create_id(sequence_id, lead_id),
@@ -97,6 +124,7 @@ class LeadEnrollment(PleraAggregate):
             lead_id=lead_id,
             workspace_id=workspace_id,
             steps=plan,
+            senders=dict(senders or {}),
         )
 
     # ---- reading the state

@@ -58,3 +58,25 @@ class LeadHasReplied(DomainError):
 
 class StepNotInState(DomainError):
     code = "step_state"
+
+
+class NoMessage(DomainError):
+    """Approving a step (or a lead's override) that has no message yet."""
+
+    code = "no_message"
+
+
+class SequenceClosed(DomainError):
+    """Changing the messages of a completed or archived sequence."""
+
+    code = "sequence_closed"
+
+
+class LaunchBlocked(DomainError):
+    """Launch refused while blocking readiness findings remain; `findings` lists them."""
+
+    code = "launch_blocked"
+
+    def __init__(self, detail: str, findings: list[dict[str, object]]) -> None:
+        super().__init__(detail)
+        self.findings = findings

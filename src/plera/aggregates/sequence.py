@@ -7,52 +7,28 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from plera.aggregates.base import PleraAggregate
-from plera.aggregates.channels import Channel, Condition
-from plera.aggregates.errors import InvalidValue, SequenceArchived, SequenceNotActive, SequenceNotDraft
-
-DEFAULT_SETTINGS: dict[str, Any] = {"company_stop": "off", "daily_new_leads": None, "invite_without_note": False}
-COMPANY_STOP = ("off", "stop", "pause")
-
-
-def checked_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Validates steps and returns them in their stored shape; step numbers are positions from 1."""
-    if not steps:
-        raise InvalidValue("a sequence needs at least one step")
-    out = []
-    for number, step in enumerate(steps, start=1):
-        try:
-            channel = Channel(str(step.get("channel")))
-        except ValueError:
-            raise InvalidValue(f"step {number}: channel is one of {', '.join(c.value for c in Channel)}") from None
-        try:
-            condition = Condition(step.get("condition", Condition.ALWAYS))
-        except ValueError:
-            raise InvalidValue(f"step {number}: condition is always or no_reply") from None
-        delay = step.get("delay_days", 0)
-        if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
-            raise InvalidValue(f"step {number}: delay_days must be a whole number of days, 0 or more")
-        out.append(
-            {"name": step.get("name"), "channel": channel.value, "delay_days": delay, "condition": condition.value}
-        )
-    return out
+from plera.aggregates.errors import (
+    InvalidValue,
+    LaunchBlocked,
+    SequenceNotActive,
+    SequenceNotDraft,
+)
+from plera.aggregates.sequence_messages import SequenceMessages, message_view
+from plera.aggregates.sequence_steps import DEFAULT_SETTINGS, checked_settings, checked_steps
 
 
-def checked_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(changes) - set(DEFAULT_SETTINGS)
-    if unknown:
-        raise InvalidValue(f"unknown settings: {', '.join(sorted(unknown))}")
-    merged = current | changes
-    if merged["company_stop"] not in COMPANY_STOP:
-        raise InvalidValue("company_stop is off, stop or pause")
-    limit = merged["daily_new_leads"]
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise InvalidValue("daily_new_leads is a positive number, or null for no limit")
-    if not isinstance(merged["invite_without_note"], bool):
-        raise InvalidValue("invite_without_note is true or false")
-    return merged
+class Sequence(SequenceMessages):
+    """Steps, settings and lifecycle; the messages and senders are SequenceMessages'."""
 
+    class_version = 2
 
-class Sequence(PleraAggregate):
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["messages"], state["overrides"] = {}, {}
+        state["senders"] = {"email": [], "linkedin": []}
+        for step in state["steps"]:
+            step.setdefault("key", f"v1-{id(step):x}")
+
     class SequenceCreated(PleraAggregate.Created):
         workspace_id: UUID
         run_id: UUID
@@ -81,6 +57,9 @@ class Sequence(PleraAggregate):
         self.settings = settings
         self.status = "draft"
         self.launched_at: datetime | None = None
+        self.messages: dict[str, dict[str, Any]] = {}  # step key → message
+        self.overrides: dict[str, dict[str, Any]] = {}  # "lead id/step key" → message
+        self.senders: dict[str, list[UUID]] = {"email": [], "linkedin": []}
 
     @classmethod
     def create(
@@ -146,7 +125,7 @@ class Sequence(PleraAggregate):
     def replace_steps(self, *, steps: list[dict[str, Any]], at: datetime, actor: str) -> None:
         if self.status != "draft":
             raise SequenceNotDraft(f"steps can be edited only while the sequence is a draft (it is {self.status})")
-        new = checked_steps(steps)
+        new = checked_steps(steps, self.steps)
         if new != self.steps:
             self._record(self.StepsReplaced, at=at, actor=actor, steps=new)
 
@@ -163,15 +142,40 @@ class Sequence(PleraAggregate):
             self._record(self.SourceGroupsChanged, at=at, actor=actor, source_group_ids=ids)
 
     class SequenceLaunched(PleraAggregate.Event):
+        """Pins the approved message versions that go out: [{step, step_key, version}], and the overrides'."""
+
+        class_version = 2
+        messages: list[dict[str, Any]]
+        overrides: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["messages"], state["overrides"] = [], []
+
         def apply(self, sequence: Sequence) -> None:
             sequence.status = "active"
             sequence.launched_at = self.timestamp
 
     def launch(self, *, at: datetime, actor: str) -> None:
-        """Activates a draft. Launching an active or paused sequence again changes nothing."""
+        """Activates a draft whose every message is approved. Launching again changes nothing."""
         self._check_not_archived()
-        if self.status == "draft":
-            self._record(self.SequenceLaunched, at=at, actor=actor)
+        if self.status != "draft":
+            return
+        unapproved = self.unapproved_steps()
+        if unapproved:
+            steps = ", ".join(map(str, unapproved))
+            finding = {"code": "step_not_approved", "severity": "blocking", "steps": unapproved, "lead_count": None}
+            raise LaunchBlocked(f"steps not approved: {steps}", [{**finding, "detail": f"steps {steps}"}])
+        pins = [
+            {"step": n, "step_key": s["key"], "version": self.messages[s["key"]]["approved_version"]}
+            for n, s in enumerate(self.steps, start=1)
+        ]
+        overrides = [
+            {"lead_id": m["lead_id"], "step": self.step_number(m["step_key"]), "step_key": m["step_key"], "version": v}
+            for m in self.current_overrides()
+            if (v := m["approved_version"]) is not None
+        ]
+        self._record(self.SequenceLaunched, at=at, actor=actor, messages=pins, overrides=overrides)
 
     class SequencePaused(PleraAggregate.Event):
         def apply(self, sequence: Sequence) -> None:
@@ -220,10 +224,6 @@ class Sequence(PleraAggregate):
     def is_running(self) -> bool:
         return self.status == "active"
 
-    def _check_not_archived(self) -> None:
-        if self.status == "archived":
-            raise SequenceArchived(f"sequence {self.id} is archived")
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
@@ -232,7 +232,11 @@ class Sequence(PleraAggregate):
             "status": self.status,
             "strategy_profile_id": str(self.strategy_profile_id) if self.strategy_profile_id else None,
             "source_group_ids": [str(g) for g in self.source_group_ids],
-            "steps": [{"step": n, **s} for n, s in enumerate(self.steps, start=1)],
+            "steps": [
+                {"step": n, **s, "message": message_view(self.messages.get(s["key"]))}
+                for n, s in enumerate(self.steps, start=1)
+            ],
+            "senders": {k: [str(i) for i in v] for k, v in self.senders.items()},
             "settings": self.settings,
             "launched_at": self.launched_at.isoformat() if self.launched_at else None,
             "version": self.version,

@@ -23,7 +23,9 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from plera.aggregates.errors import DomainError
+from plera.aggregates.errors import DomainError, LaunchBlocked
+from plera.channels.email import SendFailed
+from plera.messaging.drafting import DraftingFailed
 from plera.projections.catalog import BadCursor
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,9 @@ class Problem(BaseModel):
     detail: str = Field(examples=["no sequence 0b7f6a1e-6c1e-4b43-9b1a-3f1d4f2f0a11"])
     code: str = Field(examples=["not_found"])
     errors: list[ProblemError] | None = Field(default=None, description="for invalid_request: each bad field")
+    findings: list[dict[str, Any]] | None = Field(
+        default=None, description="for launch_blocked: the blocking readiness findings"
+    )
 
 
 class ApiError(Exception):
@@ -106,6 +111,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(DraftingFailed, _drafting_failed)
+    app.add_exception_handler(SendFailed, _send_failed)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(ValidationError, _request_invalid)
     app.add_exception_handler(BadCursor, _bad_cursor)
@@ -118,7 +125,21 @@ def install(app: FastAPI) -> None:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, LaunchBlocked):
+        return problem(exc.status, exc.code, exc.detail, findings=exc.findings)
     return problem(exc.status, exc.code, exc.detail)
+
+
+async def _send_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SendFailed)
+    return problem(502, "send_failed", f"the mail server refused the test message: {exc.reason}")
+
+
+async def _drafting_failed(request: Request, exc: Exception) -> JSONResponse:
+    """The AI writer did not deliver: 503 (retry later, maybe after Retry-After) or 502 (bad output)."""
+    assert isinstance(exc, DraftingFailed)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return problem(exc.status, exc.code, exc.detail or "the AI writer failed", headers=headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

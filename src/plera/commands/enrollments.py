@@ -10,6 +10,8 @@ from eventsourcing.persistence import IntegrityError
 
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import SourceGroup
+from plera.aggregates.sender_account import SenderAccount
+from plera.aggregates.sender_assignment import Candidate, assign
 from plera.aggregates.sequence import Sequence
 from plera.runtime import Services
 
@@ -23,17 +25,42 @@ def enroll_leads(sv: Services, sequence: Sequence, lead_ids: Iterable[UUID], act
     """
     sequence.check_enrollable()
     ids = list(dict.fromkeys(lead_ids))
+    candidates = sender_candidates(sv, sequence)
     enrolled = 0
     for start in range(0, len(ids), BATCH):
-        enrolled += _enroll_batch(sv, sequence, ids[start : start + BATCH], actor)
+        enrolled += _enroll_batch(sv, sequence, candidates, ids[start : start + BATCH], actor)
     return enrolled
 
 
-def _enroll_batch(sv: Services, sequence: Sequence, lead_ids: list[UUID], actor: str) -> int:
+def sender_candidates(sv: Services, sequence: Sequence) -> dict[str, list[Candidate]]:
+    """The sequence's active senders per channel, weighted by their daily limits."""
+    accounts = sv.events.load_many([i for ids in sequence.senders.values() for i in ids])
+    return {
+        channel: [
+            Candidate(a.id, a.daily_limit)
+            for i in ids
+            if (a := accounts.get(i)) is not None and isinstance(a, SenderAccount) and a.status == "active"
+        ]
+        for channel, ids in sequence.senders.items()
+    }
+
+
+def senders_for(lead_id: UUID, candidates: dict[str, list[Candidate]]) -> dict[str, UUID]:
+    chosen = {channel: assign(lead_id, found) for channel, found in candidates.items()}
+    return {channel: sender for channel, sender in chosen.items() if sender is not None}
+
+
+def _enroll_batch(
+    sv: Services, sequence: Sequence, candidates: dict[str, list[Candidate]], lead_ids: list[UUID], actor: str
+) -> int:
     at = sv.clock.now()
     wanted = {LeadEnrollment.create_id(sequence.id, lead_id): lead_id for lead_id in lead_ids}
     known = sv.events.existing(wanted)
-    fresh = [_enroll(sequence, lead_id, at, actor) for eid, lead_id in wanted.items() if eid not in known]
+    fresh = [
+        _enroll(sequence, lead_id, senders_for(lead_id, candidates), at, actor)
+        for eid, lead_id in wanted.items()
+        if eid not in known
+    ]
     if not fresh:
         return 0
     try:
@@ -44,12 +71,13 @@ def _enroll_batch(sv: Services, sequence: Sequence, lead_ids: list[UUID], actor:
         return sum(_save_alone(sv, e) for e in fresh)
 
 
-def _enroll(sequence: Sequence, lead_id: UUID, at: datetime, actor: str) -> LeadEnrollment:
+def _enroll(sequence: Sequence, lead_id: UUID, senders: dict[str, UUID], at: datetime, actor: str) -> LeadEnrollment:
     enrollment = LeadEnrollment.enroll(
         sequence_id=sequence.id,
         lead_id=lead_id,
         workspace_id=sequence.workspace_id,
         steps=sequence.steps,
+        senders=senders,
         at=at,
         actor=actor,
     )

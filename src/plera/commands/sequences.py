@@ -7,17 +7,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plera.aggregates.errors import InvalidValue
+from plera.aggregates.errors import InvalidValue, LaunchBlocked
 from plera.aggregates.lead import SourceGroup
 from plera.aggregates.run import Run
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
 from plera.commands.enrollments import enroll_sequence, start_waiting
+from plera.commands.messaging import readiness_of
 from plera.commands.models import Command
 from plera.runtime import Services
 
 
 class StepIn(Command):
+    key: str | None = Field(default=None, max_length=40, description="an existing step's key: keeps its message")
     name: str | None = Field(default=None, max_length=200)
     channel: Literal["email", "linkedin_invite", "linkedin_message"]
     delay_days: int = Field(ge=0, le=365)
@@ -91,8 +93,14 @@ def change_sequence(sv: Services, workspace_id: UUID, sequence_id: UUID, cmd: Ch
 
 
 def launch_sequence(sv: Services, workspace_id: UUID, sequence_id: UUID, actor: str) -> tuple[Sequence, int]:
-    """Activates the sequence and enrolls the leads of its eligible source groups."""
+    """Activates the sequence, pinning its approved messages, and enrolls the leads of its eligible
+    source groups. Refused (LaunchBlocked, with the findings) while a blocking finding remains."""
     sequence = sv.events.get(sequence_id, Sequence, workspace_id)
+    if sequence.status == "draft":
+        blocking = [f for f in readiness_of(sv, sequence)["findings"] if f["severity"] == "blocking"]
+        if blocking:
+            codes = ", ".join(dict.fromkeys(f["code"] for f in blocking))
+            raise LaunchBlocked(f"the sequence is not ready to launch: {codes}", blocking)
     sequence.launch(at=sv.clock.now(), actor=actor)
     sv.events.save(sequence)
     return sequence, enroll_sequence(sv, sequence, actor)

@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import Connection, Cursor
+from psycopg.types.json import Jsonb
 
 from plera.envelope import Envelope
 from plera.projections.registry import Projection
@@ -31,7 +32,8 @@ due_queue = Projection(
     ddl=[
         "CREATE TABLE IF NOT EXISTS due_enrollments ("
         " enrollment_id uuid PRIMARY KEY, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
-        " lead_id uuid NOT NULL, channels text[] NOT NULL, paused boolean NOT NULL, version int NOT NULL)"
+        " lead_id uuid NOT NULL, channels text[] NOT NULL, senders jsonb NOT NULL, paused boolean NOT NULL,"
+        " version int NOT NULL)"
         " WITH (fillfactor = 80)",  # most enrollment events move `version`: room for HOT updates
         "CREATE TABLE IF NOT EXISTS due_queue ("
         " enrollment_id uuid NOT NULL, step int NOT NULL, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
@@ -50,7 +52,7 @@ due_queue = Projection(
 _ADVANCE = (
     "WITH g AS (UPDATE due_enrollments SET version = %(v)s, paused = coalesce(%(paused)s, paused)"
     " WHERE enrollment_id = %(id)s AND version < %(v)s"
-    " RETURNING enrollment_id, workspace_id, sequence_id, lead_id, channels, paused) "
+    " RETURNING enrollment_id, workspace_id, sequence_id, lead_id, channels, senders, paused) "
 )
 
 
@@ -62,14 +64,15 @@ def _params(e: Envelope, **more: Any) -> dict[str, Any]:
 def _enrolled(cur: Cursor, e: Envelope) -> None:
     p = e.payload
     cur.execute(
-        "INSERT INTO due_enrollments (enrollment_id, workspace_id, sequence_id, lead_id, channels, paused, version)"
-        " VALUES (%s, %s, %s, %s, %s, false, %s) ON CONFLICT (enrollment_id) DO NOTHING",
+        "INSERT INTO due_enrollments (enrollment_id, workspace_id, sequence_id, lead_id, channels, senders, paused,"
+        " version) VALUES (%s, %s, %s, %s, %s, %s, false, %s) ON CONFLICT (enrollment_id) DO NOTHING",
         (
             e.aggregate_id,
             e.workspace_id,
             p["sequence_id"],
             p["lead_id"],
             [s["channel"] for s in p["steps"]],
+            Jsonb(p.get("senders") or {}),
             e.aggregate_version,
         ),
     )
@@ -79,10 +82,13 @@ def _enrolled(cur: Cursor, e: Envelope) -> None:
 def _scheduled(cur: Cursor, e: Envelope) -> None:
     cur.execute(
         _ADVANCE + "INSERT INTO due_queue (enrollment_id, step, workspace_id, sequence_id, lead_id, channel,"
-        " eligible_at, paused, version)"
-        " SELECT enrollment_id, %(step)s, workspace_id, sequence_id, lead_id, channels[%(step)s], %(at)s, paused, %(v)s"
+        " eligible_at, sender_id, paused, version)"
+        " SELECT enrollment_id, %(step)s, workspace_id, sequence_id, lead_id, channels[%(step)s], %(at)s,"
+        # the sender the lead keeps for the step's channel: email, or linkedin for invites and messages
+        " (senders->>(CASE channels[%(step)s] WHEN 'email' THEN 'email' ELSE 'linkedin' END))::uuid, paused, %(v)s"
         " FROM g ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
-        " paused = EXCLUDED.paused, version = EXCLUDED.version, claimed_by = NULL, lease_until = NULL",
+        " sender_id = EXCLUDED.sender_id, paused = EXCLUDED.paused, version = EXCLUDED.version,"
+        " claimed_by = NULL, lease_until = NULL",
         _params(e, step=e.payload["step"], at=datetime.fromisoformat(e.payload["eligible_at"])),
     )
 

@@ -1,4 +1,7 @@
-"""Leads: one row per person, for the drill-down's names and the timeline's header.
+"""Leads: one row per person, and the source groups each belongs to.
+
+The drill-down's names, the timeline's header, and the Messaging Lab's previews and readiness
+counts read them (lead_data.py).
 
 Guarded by the lead's version, so redelivery changes nothing. Other read models join this
 table at query time rather than copying names, so a lead's events may arrive in any order
@@ -24,12 +27,27 @@ leads = Projection(
         " first_name text, last_name text,"
         " name text GENERATED ALWAYS AS"
         " (nullif(btrim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')), '')) STORED,"
-        " company text, title text, email text, linkedin_url text, version int NOT NULL)",
+        " company text, title text, email text, linkedin_url text, phone text, country text, city text,"
+        " timezone text, version int NOT NULL)",
         "CREATE INDEX IF NOT EXISTS leads_workspace_idx ON leads (workspace_id)",
+        # Membership only grows, and a row is its own fact: redelivery inserts nothing.
+        "CREATE TABLE IF NOT EXISTS lead_groups ("
+        " source_group_id uuid NOT NULL, lead_id uuid NOT NULL, PRIMARY KEY (source_group_id, lead_id))",
     ],
 )
 
-_COLUMNS = ("first_name", "last_name", "company", "title", "email", "linkedin_url")
+_COLUMNS = (
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "email",
+    "linkedin_url",
+    "phone",
+    "country",
+    "city",
+    "timezone",
+)
 
 # New leads are inserted together when the batch ends, or before any update that may touch them.
 _imported: BatchBuffer[list[tuple[Any, ...]]] = BatchBuffer(list)
@@ -47,9 +65,11 @@ def _insert_imported(cur: Cursor) -> None:
     rows = _imported.take(cur)
     if rows:
         cur.execute(
-            "INSERT INTO leads (id, workspace_id, first_name, last_name, company, title, email, linkedin_url, version)"
+            "INSERT INTO leads (id, workspace_id, first_name, last_name, company, title, email, linkedin_url, phone,"
+            " country, city, timezone, version)"
             " SELECT * FROM unnest(%s::text[]::uuid[], %s::text[]::uuid[], %s::text[], %s::text[], %s::text[],"
-            " %s::text[], %s::text[], %s::text[], %s::int[]) ON CONFLICT (id) DO NOTHING",
+            " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[])"
+            " ON CONFLICT (id) DO NOTHING",
             [list(c) for c in zip(*rows, strict=True)],
         )
 
@@ -65,8 +85,17 @@ def _lead_added(cur: Cursor, e: Envelope) -> None:
     cur.execute(
         "UPDATE leads SET first_name = coalesce(%s, first_name), last_name = coalesce(%s, last_name),"
         " company = coalesce(%s, company), title = coalesce(%s, title), email = coalesce(%s, email),"
-        " linkedin_url = coalesce(%s, linkedin_url), version = %s WHERE id = %s AND version < %s",
+        " linkedin_url = coalesce(%s, linkedin_url), phone = coalesce(%s, phone), country = coalesce(%s, country),"
+        " city = coalesce(%s, city), timezone = coalesce(%s, timezone), version = %s WHERE id = %s AND version < %s",
         (*(filled.get(c) for c in _COLUMNS), e.aggregate_version, e.aggregate_id, e.aggregate_version),
+    )
+
+
+@leads.handles("source_group", "LeadsAdded")
+def _group_leads(cur: Cursor, e: Envelope) -> None:
+    cur.execute(
+        "INSERT INTO lead_groups (source_group_id, lead_id) SELECT %s, unnest(%s::uuid[]) ON CONFLICT DO NOTHING",
+        (e.aggregate_id, e.payload["lead_ids"]),
     )
 
 

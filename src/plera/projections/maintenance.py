@@ -19,7 +19,6 @@ consumers drain (lag 0) with no writes in flight.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from psycopg import Connection, sql
 
 from plera.envelope import envelope_of
 from plera.projections.registry import Projection
-from plera.projections.runner import apply_batch, ensure_schema, read_positions
+from plera.projections.runner import TABLE_NAME, apply_batch, ensure_schema, read_positions, record_definition
 
 if TYPE_CHECKING:
     from plera.runtime import Services
@@ -45,12 +44,11 @@ REPLAY_CONSUMER = "rebuild"  # the position a staging or scratch schema keeps of
 EMBEDDED_CONSUMER = "embedded"  # consumers/inprocess.py CONSUMER
 FEED_LOCK = 7340003  # consumers/inprocess.py _LOCK: held by the embedded feed while it applies
 _SHOWN = 20  # differences listed per table before "and N more"
-_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
 
 def tables_of(projections: Sequence[Projection]) -> list[str]:
     """The tables the projections' DDL creates, in order."""
-    return [t for p in projections for statement in p.ddl for t in _TABLE.findall(statement)]
+    return [t for p in projections for statement in p.ddl for t in TABLE_NAME.findall(statement)]
 
 
 def replay(
@@ -183,11 +181,24 @@ def _swap_in(
                             sql.Identifier(staging, table), sql.Identifier(schema)
                         )
                     )
+                conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+                for projection in projections:
+                    record_definition(conn, projection)
             return caught_up
         except psycopg.errors.DeadlockDetected:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def ensure_read_models(sv: Services, projections: Sequence[Projection]) -> list[str]:
+    """Creates missing read-model tables, and rebuilds those an older release defined otherwise.
+    Returns the names rebuilt."""
+    with sv.db.pool.connection() as conn:
+        stale = ensure_schema(conn, projections)
+    if stale:
+        rebuild(sv, stale)
+    return [p.name for p in stale]
 
 
 def verify(

@@ -6,6 +6,8 @@ write the live schema `read` or a scratch schema that `projections verify` compa
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Sequence
 
 from psycopg import Connection, Cursor, sql
@@ -13,6 +15,7 @@ from psycopg import Connection, Cursor, sql
 from plera.envelope import Envelope
 from plera.projections.registry import Projection
 
+TABLE_NAME = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 POSITIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS positions ("
     " consumer text NOT NULL, source text NOT NULL, position bigint NOT NULL,"
@@ -20,15 +23,51 @@ POSITIONS_DDL = (
 )
 
 
-def ensure_schema(conn: Connection, projections: Iterable[Projection], schema: str = "read") -> None:
+DEFINITIONS_DDL = "CREATE TABLE IF NOT EXISTS definitions (projection text PRIMARY KEY, digest text NOT NULL)"
+
+
+def definition_digest(projection: Projection) -> str:
+    return hashlib.sha256("\n".join(projection.ddl).encode()).hexdigest()
+
+
+def ensure_schema(conn: Connection, projections: Iterable[Projection], schema: str = "read") -> list[Projection]:
+    """Creates the projections' missing tables in `schema`. Returns the projections whose tables
+    exist under another definition (an older release's): those need a rebuild, and are left alone."""
+    stale = []
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         _search_path(conn, schema)
         conn.execute("SELECT pg_advisory_xact_lock(7340002)")
         conn.execute(POSITIONS_DDL)
+        conn.execute(DEFINITIONS_DDL)
         for projection in projections:
+            digest = definition_digest(projection)
+            found = conn.execute("SELECT digest FROM definitions WHERE projection = %s", (projection.name,)).fetchone()
+            if found is None and _has_tables(conn, schema, projection) or found is not None and found[0] != digest:
+                stale.append(projection)
+                continue
             for statement in projection.ddl:
                 conn.execute(statement)  # type: ignore[arg-type]
+            record_definition(conn, projection)
+    return stale
+
+
+def record_definition(conn: Connection, projection: Projection) -> None:
+    """Notes the definition the projection's tables in the search path's schema now have."""
+    conn.execute(
+        "INSERT INTO definitions (projection, digest) VALUES (%s, %s)"
+        " ON CONFLICT (projection) DO UPDATE SET digest = EXCLUDED.digest",
+        (projection.name, definition_digest(projection)),
+    )
+
+
+def _has_tables(conn: Connection, schema: str, projection: Projection) -> bool:
+    names = [t for statement in projection.ddl for t in TABLE_NAME.findall(statement)]
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = ANY(%s)",
+        (schema, names),
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def apply_batch(

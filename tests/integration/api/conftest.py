@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from plera.api import create_app
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.consumers.inprocess import InProcessFeed
+from plera.demo import PLAIN_MESSAGES
 from plera.projections.all import ALL
 from plera.runtime import Services
 
@@ -52,6 +53,9 @@ class Api:
     def patch(self, path: str, **kw: Any) -> httpx.Response:
         return self.client.patch(path, headers=self.headers, **kw)
 
+    def put(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.put(path, headers=self.headers, **kw)
+
     def ok(self, response: httpx.Response, status: int = 200) -> dict[str, Any]:
         assert response.status_code == status, response.text
         body: dict[str, Any] = response.json()
@@ -73,7 +77,31 @@ class Api:
         body = {"run_id": run_id, "name": "Intro", "source_group_ids": group_ids, "steps": steps or TWO_STEPS}
         return str(self.ok(self.post("/v1/sequences", json=body), 201)["id"])
 
+    def make_ready(self, sequence_id: str) -> None:
+        """The Messaging Lab's part, through the API: a message for every step, senders, approvals."""
+        steps = self.ok(self.get(f"/v1/sequences/{sequence_id}"))["steps"]
+        senders: dict[str, list[str]] = {"email": [], "linkedin": []}
+        for step in steps:
+            subject, body = PLAIN_MESSAGES[step["channel"]]
+            self.ok(
+                self.put(
+                    f"/v1/sequences/{sequence_id}/steps/{step['step']}/message", json={"subject": subject, "body": body}
+                )
+            )
+            family = "email" if step["channel"] == "email" else "linkedin"
+            if not senders[family]:
+                senders[family].append(self.sender(family))
+        self.ok(self.put(f"/v1/sequences/{sequence_id}/senders", json=senders))
+        for step in steps:
+            self.ok(self.post(f"/v1/sequences/{sequence_id}/steps/{step['step']}/approve"))
+
+    def sender(self, channel: str, **fields: Any) -> str:
+        address = "sender@example.com" if channel == "email" else "https://www.linkedin.com/in/sender"
+        body = {"channel": channel, "name": f"Test {channel}", "address": address, "daily_limit": 100, **fields}
+        return str(self.ok(self.post("/v1/sender-accounts", json=body), 201)["id"])
+
     def launch(self, sequence_id: str) -> dict[str, Any]:
+        self.make_ready(sequence_id)
         return self.ok(self.post(f"/v1/sequences/{sequence_id}/launch"))
 
     def enrollments_of(self, lead_id: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from plera.aggregates.sequence import Sequence
 from plera.commands.sequences import set_sequence_state
 from plera.consumers.inprocess import InProcessFeed
 from plera.projections.all import ALL
@@ -23,10 +24,11 @@ def test_the_due_queue_holds_scheduled_steps_flags_paused_leads_and_drops_stoppe
     eve, cat = by_lead[world.leads["Eve"]], by_lead[world.leads["Cat"]]
     assert (eve["step"], eve["channel"], eve["paused"]) == (1, "email", True)
     assert (cat["step"], cat["channel"], cat["paused"]) == (2, "email", False)
+    sequence = services.events.get(world.sequence_id, Sequence)
     assert (cat["sequence_id"], cat["enrollment_id"], cat["sender_id"]) == (
         world.sequence_id,
         world.enrollment("Cat"),
-        None,
+        sequence.senders["email"][0],  # the sender the lead keeps, recorded when it enrolled
     )
     assert due_now == []  # Eve is paused and Cat's step 2 is three days away
     assert [(r["lead_id"], r["step"]) for r in due_later] == [(world.leads["Cat"], 2)]

@@ -19,6 +19,7 @@ from plera.commands.runs import CreateRun, create_run
 from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
+from plera.demo import make_ready
 from plera.envelope import Envelope, envelope_of
 from plera.projections.dashboard import sequence_dashboard
 from plera.projections.drilldown import sequence_leads
@@ -116,6 +117,7 @@ def make_world(sv: Services, clock: FixedClock, names: list[str], *, steps: list
     )
     sequence = create_sequence(sv, ws.id, cmd, ACTOR)
     clock.advance(timedelta(minutes=1))
+    make_ready(sv, ws.id, sequence.id, ACTOR)
     launch_sequence(sv, ws.id, sequence.id, ACTOR)
     clock.advance(timedelta(minutes=1))
     return World(

@@ -33,12 +33,24 @@ LeadStatus = Literal["active", "paused", "stopped", "completed"]
 Channel = Literal["email", "linkedin_invite", "linkedin_message"]
 
 
+class MessageOut(BaseModel):
+    subject: str | None
+    body: str
+    version: int = Field(description="the working version; drafts and edits make a new one")
+    approved: bool = Field(description="the working version is the approved one")
+    approved_version: int | None = Field(description="the version that goes out, if any was approved")
+    author: str = Field(description="openai or offline (a writer's draft), or person")
+    model: str | None = Field(description="the model that drafted it, for AI drafts")
+
+
 class StepOut(BaseModel):
     step: int = Field(description="the step's number, from 1")
+    key: str = Field(description="the step's stable key: name it in PATCH steps to move the step with its message")
     name: str | None
     channel: Channel
     delay_days: int
     condition: Literal["always", "no_reply"]
+    message: MessageOut | None = Field(default=None, description="the step's message (left out of lists)")
 
 
 class SettingsOut(BaseModel):
@@ -56,6 +68,9 @@ class SequenceFields(BaseModel):
     source_group_ids: list[UUID]
     steps: list[StepOut]
     settings: SettingsOut
+    senders: dict[Literal["email", "linkedin"], list[UUID]] = Field(
+        default_factory=dict, description="the accounts each channel sends from (left out of lists)"
+    )
 
 
 class SequenceOut(SequenceFields):
@@ -114,6 +129,12 @@ class SequenceLead(BaseModel):
 
 
 _STATE_ERRORS = responses(409)
+_LAUNCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Not ready: the problem's `findings` member lists the blocking findings (code launch_blocked)",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+}
 
 
 @router.post("", status_code=201, response_model=SequenceOut, summary="Create a draft sequence")
@@ -178,8 +199,9 @@ def patch_sequence(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId, 
 @router.post(
     "/{sequence_id}/launch",
     response_model=LaunchOut,
-    summary="Launch: activate and enroll the leads of its enriched source groups (repeating is a no-op)",
-    responses=_STATE_ERRORS,
+    summary="Launch: pin the approved messages, activate, and enroll the leads of its enriched source groups"
+    " (refused with 409 while a blocking readiness finding remains; repeating is a no-op)",
+    responses=_LAUNCH_ERRORS,
 )
 def post_launch(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
     sequence, enrolled = launch_sequence(sv, caller.workspace_id, sequence_id, caller.actor)

@@ -1,0 +1,120 @@
+"""Email out over SMTP (aiosmtplib), from a sender account's own server.
+
+A message carries our message id as its Message-ID (the idempotency key of the send protocol),
+a Date from plera.clock, a text and an HTML part, threading headers for follow-ups, and the
+RFC 8058 one-click unsubscribe headers. A failure is classified for the send protocol: the
+recipient's (a 5xx to RCPT: permanent for this lead), the sender's (no connection, refused
+login: pause the sender), or passing (4xx: retry later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+
+
+@dataclass(frozen=True)
+class SmtpAccount:
+    host: str
+    port: int
+    from_name: str
+    from_address: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    message_id: str  # "<...@...>", as the send protocol derives it
+    to: str
+    subject: str
+    text: str
+    date: datetime
+    in_reply_to: str | None = None
+    references: Sequence[str] = field(default_factory=tuple)
+    unsubscribe_url: str | None = None
+
+
+class SendFailed(Exception):
+    """`fault` is "recipient" (permanent for this lead), "sender" (pause the account) or "transient"."""
+
+    def __init__(self, fault: str, reason: str) -> None:
+        super().__init__(reason)
+        self.fault, self.reason = fault, reason
+
+    @property
+    def retryable(self) -> bool:
+        return self.fault == "transient"
+
+
+def build_message(account: SmtpAccount, email: OutgoingEmail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((account.from_name, account.from_address))
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(email.date)
+    message["Message-ID"] = email.message_id
+    if email.in_reply_to:
+        message["In-Reply-To"] = email.in_reply_to
+    if email.references:
+        message["References"] = " ".join(email.references)
+    if email.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(email.text)
+    message.add_alternative(as_html(email.text), subtype="html")
+    return message
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def as_html(text: str) -> str:
+    """The text part as simple HTML: escaped, paragraphs kept, links clickable."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    out = []
+    for paragraph in paragraphs:
+        escaped = html.escape(paragraph)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        out.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return '<!doctype html>\n<html><body style="font-family: sans-serif">\n' + "\n".join(out) + "\n</body></html>\n"
+
+
+async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:
+    message = build_message(account, email)
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=account.host,
+            port=account.port,
+            username=account.username,
+            password=account.password,
+            start_tls=account.starttls,
+            timeout=timeout,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as e:
+        codes = [r.code for r in e.recipients]
+        fault = "recipient" if all(500 <= c < 600 for c in codes) else "transient"
+        raise SendFailed(fault, "; ".join(f"{r.code} {r.message}" for r in e.recipients)) from e
+    except aiosmtplib.SMTPAuthenticationError as e:
+        raise SendFailed("sender", f"login refused: {e.code} {e.message}") from e
+    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPServerDisconnected) as e:
+        raise SendFailed("sender", f"cannot reach {account.host}:{account.port}: {e}") from e
+    except aiosmtplib.SMTPResponseException as e:
+        raise SendFailed("transient" if 400 <= e.code < 500 else "sender", f"{e.code} {e.message}") from e
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
+        raise SendFailed("sender", f"{type(e).__name__}: {e}") from e
+
+
+def send(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:
+    """Sends from a thread with no event loop of its own (the API's worker threads, the scheduler's)."""
+    asyncio.run(send_async(account, email, timeout=timeout))

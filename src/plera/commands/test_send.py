@@ -1,0 +1,83 @@
+"""Test sends: one step, rendered for one lead, sent now to a test address from the lead's email sender."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import Field, field_validator
+
+from plera.aggregates.errors import DomainError, InvalidValue
+from plera.aggregates.lead import Lead
+from plera.aggregates.sender_account import SenderAccount
+from plera.aggregates.sequence import Sequence
+from plera.channels.email import OutgoingEmail, SmtpAccount, send
+from plera.commands.messaging import previewer_for
+from plera.commands.models import Command
+from plera.runtime import Services
+
+CHANNEL_NAMES = {"email": "email", "linkedin_invite": "LinkedIn invite note", "linkedin_message": "LinkedIn message"}
+
+
+class NoSender(DomainError):
+    code = "no_sender_for_channel"
+
+
+class TestSend(Command):
+    step: int = Field(ge=1, le=50)
+    lead_id: UUID
+    to: str = Field(min_length=3, max_length=320, description="the test address")
+
+    @field_validator("to")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        local, _, domain = value.strip().rpartition("@")
+        if not local or "." not in domain or any(c.isspace() for c in value.strip()):
+            raise ValueError("not an email address")
+        return value.strip()
+
+
+def smtp_account(sv: Services, sender: SenderAccount) -> SmtpAccount:
+    """The account's SMTP settings, with its password from the vault."""
+    connection = sender.connection
+    if connection.get("kind") != "smtp":
+        raise NoSender(f"sender account {sender.name!r} has no SMTP settings")
+    secret = connection.get("password_secret_id")
+    return SmtpAccount(
+        host=connection["host"],
+        port=int(connection["port"]),
+        from_name=sender.name,
+        from_address=sender.address,
+        username=connection.get("username"),
+        password=sv.vault.get(UUID(secret)) if secret else None,
+        starttls=bool(connection.get("starttls")),
+    )
+
+
+def test_send(sv: Services, workspace_id: UUID, sequence_id: UUID, cmd: TestSend, actor: str) -> dict[str, Any]:
+    sequence = sv.events.get(sequence_id, Sequence, workspace_id)
+    lead = sv.events.get(cmd.lead_id, Lead, workspace_id)
+    sequence.key_of(cmd.step)  # the step exists
+    previewer = previewer_for(sv, sequence)
+    item = previewer.preview({"id": lead.id, **lead.details})[cmd.step - 1]
+    if item.error:
+        raise InvalidValue(f"step {cmd.step} does not render for this lead: {item.error}")
+    chosen = previewer.sender_of(lead.id, "email")
+    if chosen is None:
+        raise NoSender("a test is sent from an email sender: choose one for the sequence first")
+    account = smtp_account(sv, sv.events.get(chosen.id, SenderAccount, workspace_id))
+    channel = item.channel
+    subject = item.subject if channel == "email" else f"{CHANNEL_NAMES[channel]} for {lead.name or lead.id}"
+    message_id = f"<test-{uuid4()}@plera>"
+    send(
+        account,
+        OutgoingEmail(
+            message_id=message_id,
+            to=cmd.to,
+            subject=f"[Test] {subject or ''}".strip(),
+            text=item.body,
+            date=sv.clock.now(),
+            unsubscribe_url=None,  # a test is not outreach: nobody at this address opts out of anything
+        ),
+    )
+    return {"message_id": message_id, "to": cmd.to, "subject": subject, "channel": channel}

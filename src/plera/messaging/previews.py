@@ -1,0 +1,139 @@
+"""Previews: every step of a sequence rendered for one lead, as that lead would receive it.
+
+Pure. The lead gets the sender it will keep (sender_assignment), the sender's signature or
+else the strategy profile's, its own unsubscribe link on email steps, and its own message
+where it has one. A later email step with no subject goes out in the first one's thread as
+"Re: …", and the preview shows it so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from plera.aggregates.sender_assignment import Candidate, assign
+from plera.aggregates.sequence_messages import SENDER_CHANNELS
+from plera.messaging.readiness import Lab, SenderInfo
+from plera.messaging.templates import LEAD_FIELDS, RenderContext, analyse, context_of, render
+
+
+@dataclass(frozen=True)
+class Preview:
+    lead_id: UUID
+    step: int
+    channel: str
+    sender_id: UUID | None
+    subject: str | None
+    body: str
+    variables: dict[str, str | None]
+    fallbacks_used: list[str]
+    override: bool
+    approved: bool
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lead_id": str(self.lead_id),
+            "step": self.step,
+            "channel": self.channel,
+            "sender_id": str(self.sender_id) if self.sender_id else None,
+            "subject": self.subject,
+            "body": self.body,
+            "variables": self.variables,
+            "fallbacks_used": self.fallbacks_used,
+            "override": self.override,
+            "approved": self.approved,
+            "error": self.error,
+        }
+
+
+class Previewer:
+    """Renders a sequence's steps for many leads; built once per request, used per lead."""
+
+    def __init__(self, lab: Lab, unsubscribe_url: Callable[[UUID], str]) -> None:
+        self._lab = lab
+        self._unsubscribe_url = unsubscribe_url
+        self._senders: dict[UUID, SenderInfo] = {s.id: s for found in lab.senders.values() for s in found}
+        self._candidates = {
+            family: [Candidate(s.id, s.daily_limit) for s in found if s.status == "active"]
+            for family, found in lab.senders.items()
+        }
+        self._overrides = {(str(o["lead_id"]), o["step_key"]): o for o in lab.overrides}
+
+    def sender_of(self, lead_id: UUID, channel: str) -> SenderInfo | None:
+        chosen = assign(lead_id, self._candidates.get(SENDER_CHANNELS[channel], []))
+        return self._senders.get(chosen) if chosen else None
+
+    def preview(self, lead: Mapping[str, Any]) -> list[Preview]:
+        lead_id: UUID = lead["id"]
+        out: list[Preview] = []
+        thread_subject: str | None = None
+        for number, step in enumerate(self._lab.steps, start=1):
+            channel = step["channel"]
+            override = self._overrides.get((str(lead_id), step["key"]))
+            message = override or self._lab.messages.get(step["key"])
+            sender = self.sender_of(lead_id, channel)
+            context = context_of(
+                {f: lead.get(f) for f in LEAD_FIELDS},
+                {"name": sender.name if sender else None, "signature": self._signature(sender)},
+                self._unsubscribe_url(lead_id) if channel == "email" else None,
+            )
+            subject, body, used, error = self._render(message, context, channel)
+            if channel == "email":
+                if thread_subject is None:
+                    thread_subject = subject
+                elif not subject and thread_subject:
+                    subject = "Re: " + thread_subject
+            out.append(
+                Preview(
+                    lead_id=lead_id,
+                    step=number,
+                    channel=channel,
+                    sender_id=sender.id if sender else None,
+                    subject=subject if channel == "email" else None,
+                    body=body,
+                    variables=_variables(message, context, channel),
+                    fallbacks_used=used,
+                    override=override is not None,
+                    approved=message is not None and message["approved_version"] == message["version"],
+                    error=error if message is not None else "no message yet",
+                )
+            )
+        return out
+
+    def _signature(self, sender: SenderInfo | None) -> str | None:
+        return (sender.signature if sender else None) or self._lab.profile_signature
+
+    @staticmethod
+    def _render(
+        message: Mapping[str, Any] | None, context: RenderContext, channel: str
+    ) -> tuple[str | None, str, list[str], str | None]:
+        if message is None:
+            return None, "", [], None
+        body = render(message["body"], context, channel=channel)
+        subject = render(message["subject"], context, channel=channel) if message.get("subject") else None
+        used = list(dict.fromkeys([*(subject.fallbacks_used if subject else ()), *body.fallbacks_used]))
+        error = (subject.error if subject else None) or body.error
+        return (subject.text.strip() if subject else None), body.text, used, error
+
+
+def _variables(message: Mapping[str, Any] | None, context: RenderContext, channel: str) -> dict[str, str | None]:
+    """The variables the step's templates use, as this lead resolves them (None: missing)."""
+    if message is None:
+        return {}
+    used = (
+        analyse(message["body"], channel=channel).variables
+        | analyse(message.get("subject") or "", channel=channel).variables
+    )
+    values: dict[str, str | None] = {}
+    for name in sorted(used):
+        scope, _, key = name.partition(".")
+        if scope == "lead":
+            values[name] = context.lead.get(key)
+        elif scope == "sender":
+            values[name] = context.sender.get(key)
+        else:
+            values[name] = context.unsubscribe_url
+    return values

@@ -1,0 +1,79 @@
+"""The leads of a sequence, as the Messaging Lab reads them: rows for previews, counts for readiness.
+
+A sequence's leads are those of its source groups that are enriched (eligible), from the leads
+and catalog read models. Counting happens in SQL, so readiness on 10,000 leads is one query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection, sql
+
+from plera.messaging.readiness import LeadCounts, LeadQuestions
+from plera.messaging.templates import LEAD_FIELDS
+
+ROW_FIELDS = ("first_name", "last_name", "company", "title", "city", "country", "email", "linkedin_url", "timezone")
+
+_LEADS = (
+    "SELECT DISTINCT l.* FROM read.lead_groups g"
+    " JOIN read.catalog c ON c.id = g.source_group_id AND c.kind = 'source_group' AND c.status = 'enriched'"
+    " JOIN read.leads l ON l.id = g.lead_id"
+    " WHERE c.workspace_id = %(ws)s AND g.source_group_id = ANY(%(groups)s)"
+)
+
+
+def _blank(column: str) -> sql.Composable:
+    return sql.SQL("nullif(btrim({}), '') IS NULL").format(sql.Identifier(column))
+
+
+def lead_counts(conn: Connection, workspace_id: UUID, group_ids: list[UUID], asked: LeadQuestions) -> LeadCounts:
+    """How many eligible leads there are, lack an address, and answer each question."""
+    columns: list[sql.Composable] = [
+        sql.SQL("count(*)"),
+        sql.SQL("count(*) FILTER (WHERE {})").format(_blank("email")),
+        sql.SQL("count(*) FILTER (WHERE {})").format(_blank("linkedin_url")),
+    ]
+    params: dict[str, Any] = {"ws": workspace_id, "groups": group_ids}
+    names: list[str] = []
+    for name, fields in asked.empty_any.items():
+        any_blank = sql.SQL(" OR ").join(_blank(_field(f)) for f in sorted(fields))
+        columns.append(sql.SQL("count(*) FILTER (WHERE {})").format(any_blank))
+        names.append(name)
+    for n, check in enumerate(asked.lengths):
+        terms: list[sql.Composable] = [sql.Literal(check.constant)]
+        for i, (lead_field, fallback) in enumerate(check.fields):
+            params[f"f{n}_{i}"] = fallback
+            terms.append(
+                sql.SQL("length(coalesce(nullif(btrim({}), ''), {}))").format(
+                    sql.Identifier(_field(lead_field)), sql.Placeholder(f"f{n}_{i}")
+                )
+            )
+        columns.append(
+            sql.SQL("count(*) FILTER (WHERE {} > {})").format(sql.SQL(" + ").join(terms), sql.Literal(check.limit))
+        )
+        names.append(check.name)
+    query = sql.SQL("SELECT {} FROM (" + _LEADS + ") l").format(sql.SQL(", ").join(columns))
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    total, no_email, no_linkedin, *answers = row
+    return LeadCounts(total, no_email, no_linkedin, dict(zip(names, answers, strict=True)))
+
+
+def lead_rows(
+    conn: Connection, workspace_id: UUID, group_ids: list[UUID], *, lead_ids: list[UUID] | None = None, limit: int
+) -> list[dict[str, Any]]:
+    """Eligible leads of the groups (these ones, when given), in id order."""
+    rows = conn.execute(
+        "SELECT id, " + ", ".join(ROW_FIELDS) + " FROM (" + _LEADS + ") l"
+        " WHERE %(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s) ORDER BY id LIMIT %(limit)s",
+        {"ws": workspace_id, "groups": group_ids, "ids": lead_ids, "limit": limit},
+    ).fetchall()
+    return [{"id": r[0], **dict(zip(ROW_FIELDS, r[1:], strict=True))} for r in rows]
+
+
+def _field(name: str) -> str:
+    if name not in LEAD_FIELDS:
+        raise ValueError(f"not a lead field: {name}")
+    return name
