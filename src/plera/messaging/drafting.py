@@ -332,7 +332,10 @@ class _Voice:
         self.persona = self.keep(persona)
         offer = self.sentences(profile.offer)
         self.offer = offer if not offer or _FIRST_PERSON.match(offer) else self.keep(f"What we do: {offer}")
-        self.call = self.sentences(profile.call_to_action) or self.keep("Would you be open to a short call?")
+        cta = profile.call_to_action.strip().rstrip(".!?")
+        # "a 20-minute call next week" is a thing to ask for, not a sentence of its own
+        asked = f"Would you be open to {cta}?" if cta[:1].islower() else profile.call_to_action
+        self.call = self.sentences(asked) or self.keep("Would you be open to a short call?")
 
     def draft(self, brief: StepBrief, steps: Sequence[StepBrief]) -> Draft:
         if brief.channel == "email":
