@@ -102,14 +102,13 @@ def event_id_of(aggregate_id: UUID, version: int) -> UUID:
 
 def envelope_of(event: Any) -> Envelope:
     event_class: type = type(event)
-    name = _aggregate_name(event_class)
-    excluded = published_fields_excluded(event_class)
+    name, type_name, version, excluded = _class_facts(event_class)
     payload = {k: _plain(v) for k, v in vars(event).items() if k not in excluded}
     return Envelope(
         event_id=event_id_of(event.originator_id, event.originator_version),
         aggregate=name,
-        type=type(event).__name__,
-        version=getattr(type(event), "class_version", 1),
+        type=type_name,
+        version=version,
         aggregate_id=event.originator_id,
         aggregate_version=event.originator_version,
         workspace_id=event.workspace_id,
@@ -117,6 +116,13 @@ def envelope_of(event: Any) -> Envelope:
         actor=event.actor,
         payload=payload,
     )
+
+
+@cache
+def _class_facts(event_class: type) -> tuple[str, str, int, frozenset[str]]:
+    """What an envelope takes from the event's class, worked out once per class (the relay's hot path)."""
+    name = _aggregate_name(event_class)
+    return name, event_class.__name__, getattr(event_class, "class_version", 1), published_fields_excluded(event_class)
 
 
 @cache
@@ -129,8 +135,13 @@ def _part_names(aggregate: type) -> set[str]:
     return {c.__name__ for c in aggregate.__mro__ if issubclass(c, PleraAggregate) and c is not PleraAggregate}
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """JSON-able values: UUIDs and datetimes as ISO strings, recursively."""
+    if type(value) in _AS_IS:  # most values: nothing to convert, and no isinstance chain to walk
+        return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -51,6 +51,7 @@ class LeadEnrollment(PleraAggregate):
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["senders"] = {}
+        state.setdefault("accepted_at", None)
 
     class LeadEnrolled(PleraAggregate.Created):
         """The plan the lead follows (the sequence's steps as they were), and its sender per channel."""
@@ -94,6 +95,7 @@ class LeadEnrollment(PleraAggregate):
         self.paused = False
         self.stop_reason: str | None = None
         self.replied_at: datetime | None = None
+        self.accepted_at: datetime | None = None  # the LinkedIn invite
 
     @classmethod
     def enroll(
@@ -201,7 +203,7 @@ class LeadEnrollment(PleraAggregate):
         channel: str
 
         def apply(self, enrollment: LeadEnrollment) -> None:
-            enrollment._state(self.step)["status"] = StepStatus.SENT.value
+            enrollment._state(self.step).update(status=StepStatus.SENT.value, done_at=self.timestamp.isoformat())
 
     def record_sent(self, *, step: int, at: datetime, actor: str) -> None:
         state = self._dispatching(step)
@@ -247,7 +249,9 @@ class LeadEnrollment(PleraAggregate):
         message_id: str
 
         def apply(self, enrollment: LeadEnrollment) -> None:
-            enrollment._state(self.step)["status"] = StepStatus.OUTCOME_UNKNOWN.value
+            enrollment._state(self.step).update(
+                status=StepStatus.OUTCOME_UNKNOWN.value, done_at=self.timestamp.isoformat()
+            )
 
     def record_outcome_unknown(self, *, step: int, at: datetime, actor: str) -> None:
         """A dispatch whose lease ran out: never resent, since a duplicate is worse than a gap."""
@@ -259,12 +263,73 @@ class LeadEnrollment(PleraAggregate):
         reason: str
 
         def apply(self, enrollment: LeadEnrollment) -> None:
-            enrollment._state(self.step).update(status=StepStatus.SKIPPED.value, reason=self.reason)
+            enrollment._state(self.step).update(
+                status=StepStatus.SKIPPED.value, reason=self.reason, done_at=self.timestamp.isoformat()
+            )
 
     def skip(self, *, step: int, reason: str, at: datetime, actor: str) -> None:
         if self.step_status(step) not in (StepStatus.PENDING, StepStatus.SCHEDULED):
             raise StepNotInState(f"step {step} is {self.step_status(step)}: only a waiting step can be skipped")
         self._record(self.StepSkipped, at=at, actor=actor, step=step, reason=reason)
+
+    class InviteAccepted(PleraAggregate.Event):
+        """The lead accepted the LinkedIn invite of `step`: LinkedIn message steps may go out from now on."""
+
+        step: int
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.accepted_at = self.timestamp
+
+    def record_invite_accepted(self, *, at: datetime, actor: str) -> bool:
+        """False when it was known already (a repeated webhook) or no invite of this sequence went out."""
+        invites = [
+            n
+            for n, state in enumerate(self.steps, start=1)
+            if self.channel_of(n) == "linkedin_invite"
+            and state["status"] in (StepStatus.SENT, StepStatus.OUTCOME_UNKNOWN)
+        ]
+        if self.accepted_at is not None or not invites:
+            return False
+        self._record(self.InviteAccepted, at=at, actor=actor, step=invites[0])
+        return True
+
+    def waits_for_acceptance(self, step: int) -> bool:
+        """A LinkedIn message after an invite of this sequence goes out only once the invite is accepted."""
+        if self.channel_of(step) != "linkedin_message" or self.accepted_at is not None:
+            return False
+        return any(self.channel_of(n) == "linkedin_invite" for n in range(1, step))
+
+    def invite_sent_at(self) -> datetime | None:
+        """When the lead's invite went out (or was skipped), for the acceptance timeout."""
+        for number, state in enumerate(self.steps, start=1):
+            if self.channel_of(number) == "linkedin_invite" and state.get("done_at") is not None:
+                return datetime.fromisoformat(state["done_at"])
+        return None
+
+    def last_done_at(self, before_step: int) -> datetime | None:
+        """When the step before `before_step` went out or was skipped: later steps count their delay from it."""
+        for number in range(before_step - 1, 0, -1):
+            done = self.steps[number - 1].get("done_at")
+            if done is not None:
+                return datetime.fromisoformat(done)
+        return None
+
+    def first_email(self) -> tuple[int, str] | None:
+        """The step and message id of the first email that went out: later emails thread under it."""
+        for number, state in enumerate(self.steps, start=1):
+            if self.channel_of(number) == "email" and state["status"] == StepStatus.SENT.value:
+                return number, str(state["message_id"])
+        return None
+
+    def attempts_of(self, step: int) -> int:
+        return int(self._state(step)["attempts"])
+
+    def skip_channel(self, *, channel_family: str, reason: str, at: datetime, actor: str) -> None:
+        """Skips every waiting step on the channel ("email" or "linkedin"): the recipient cannot be reached on it."""
+        for number, state in enumerate(self.steps, start=1):
+            family = "email" if self.channel_of(number) == "email" else "linkedin"
+            if family == channel_family and StepStatus(state["status"]) in (StepStatus.PENDING, StepStatus.SCHEDULED):
+                self._record(self.StepSkipped, at=at, actor=actor, step=number, reason=reason)
 
     # ---- replies and lifecycle
 

@@ -20,6 +20,8 @@ from email.utils import format_datetime, formataddr
 
 import aiosmtplib
 
+from plera.channels.errors import SendFailed  # re-exported: callers import it from here too
+
 
 @dataclass(frozen=True)
 class SmtpAccount:
@@ -42,18 +44,6 @@ class OutgoingEmail:
     in_reply_to: str | None = None
     references: Sequence[str] = field(default_factory=tuple)
     unsubscribe_url: str | None = None
-
-
-class SendFailed(Exception):
-    """`fault` is "recipient" (permanent for this lead), "sender" (pause the account) or "transient"."""
-
-    def __init__(self, fault: str, reason: str) -> None:
-        super().__init__(reason)
-        self.fault, self.reason = fault, reason
-
-    @property
-    def retryable(self) -> bool:
-        return self.fault == "transient"
 
 
 def build_message(account: SmtpAccount, email: OutgoingEmail) -> EmailMessage:

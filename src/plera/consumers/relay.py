@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 import time
+from typing import Any, cast
 
 import psycopg
 from kafka import KafkaAdminClient, KafkaProducer
@@ -41,17 +42,29 @@ def ensure_topics(bootstrap: str, partitions: int = 3, replication: int = 1) -> 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
     # Idempotent with acks=all: a retried batch is not written twice, and order per partition holds.
+    # gzip (zlib, in the standard library) because kafka-python checksums every record batch with a
+    # pure-Python CRC32C, the relay's largest single cost: our JSON compresses 3-12 times, so there is
+    # that much less to checksum (bench/pipeline.py: about 1.7 times the events/s). The records (key,
+    # value, headers) are unchanged; every Kafka client decompresses transparently.
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="plera-relay",
         enable_idempotence=True,
         acks="all",
+        compression_type="gzip",
         linger_ms=5,
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=5,
         request_timeout_ms=10_000,
         delivery_timeout_ms=30_000,
     )
+
+
+def record_of(event: Any) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
+    """An event as the relay sends it: topic, key, value, and the CloudEvents headers."""
+    envelope = envelope_of(event)
+    message = to_kafka_message(envelope)
+    return envelope.topic, cast(bytes, message.key), message.value, headers_list(message)
 
 
 class Relay:
@@ -90,16 +103,16 @@ class Relay:
         notifications = self._sv.events.app.recorder.select_notifications(start + 1, self._batch)
         if not notifications:
             return 0
-        mapper = self._sv.events.app.mapper
+        to_event = self._sv.events.app.mapper.to_domain_event
+        # The whole batch is encoded before the first send, so the sends come in one burst: the
+        # producer's network thread then packs full record batches rather than waking every few
+        # milliseconds for a few records (about 10% more events/s, measured with bench/pipeline.py).
+        records = [record_of(to_event(notification)) for notification in notifications]
         try:
             producer = self._current_producer()
-            futures = []
-            for notification in notifications:
-                envelope = envelope_of(mapper.to_domain_event(notification))
-                message = to_kafka_message(envelope)
-                futures.append(
-                    producer.send(envelope.topic, key=message.key, value=message.value, headers=headers_list(message))
-                )
+            futures = [
+                producer.send(topic, key=key, value=value, headers=headers) for topic, key, value, headers in records
+            ]
             producer.flush(timeout=self._flush_timeout)
             for future in futures:
                 future.get(timeout=0)  # raises when the broker did not acknowledge

@@ -9,7 +9,7 @@ Meanings (API.md; enrollment_state.counts_of): leads_at_step counts active (open
 leads whose next step is this one; scheduled counts steps of open leads waiting in the due
 queue; sent, failed (permanently), outcome_unknown and skipped count how each step ended; a reply
 is credited to the last step sent before it, once per lead; reply_rate = replied / sent, 0 with
-nothing sent. `accepted` (LinkedIn invites) and `bounced` have no events yet and read 0.
+nothing sent. `accepted` counts LinkedIn invites accepted (InviteAccepted); `bounced` has no events yet and reads 0.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ after a retryable failure comes back exactly once. due_enrollments also keeps wh
 rows need from LeadEnrolled (sequence, lead, the plan's channels), since StepScheduled names
 only the step: the same aggregate's facts, never another's.
 
-claimed_by and lease_until belong to the dispatcher (a later issue), not to events: a rebuild
-clears them and `projections verify` leaves them out.
+claimed_by, lease_until and not_before belong to the dispatcher (commands/dispatch.py), not to
+events: a rebuild clears them and `projections verify` leaves them out.
 """
 
 from __future__ import annotations
@@ -39,11 +39,14 @@ due_queue = Projection(
         " enrollment_id uuid NOT NULL, step int NOT NULL, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
         " lead_id uuid NOT NULL, channel text NOT NULL, eligible_at timestamptz NOT NULL, sender_id uuid,"
         " paused boolean NOT NULL, version int NOT NULL, claimed_by text, lease_until timestamptz,"
-        " PRIMARY KEY (enrollment_id, step))",
-        "CREATE INDEX IF NOT EXISTS due_queue_eligible_idx ON due_queue (eligible_at, enrollment_id, step)"
+        " not_before timestamptz, PRIMARY KEY (enrollment_id, step))",
+        # The dispatcher looks at a row from its eligible time, or from the later time it set
+        # itself (the recipient's window, the sender's next slot, a full day rolled over).
+        "CREATE INDEX IF NOT EXISTS due_queue_due_idx ON due_queue ((coalesce(not_before, eligible_at)))"
         " WHERE NOT paused",
+        "CREATE INDEX IF NOT EXISTS due_queue_eligible_idx ON due_queue (eligible_at, enrollment_id, step)",
     ],
-    volatile={"due_queue": frozenset({"claimed_by", "lease_until"})},
+    volatile={"due_queue": frozenset({"claimed_by", "lease_until", "not_before"})},
 )
 
 
@@ -88,7 +91,7 @@ def _scheduled(cur: Cursor, e: Envelope) -> None:
         " (senders->>(CASE channels[%(step)s] WHEN 'email' THEN 'email' ELSE 'linkedin' END))::uuid, paused, %(v)s"
         " FROM g ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
         " sender_id = EXCLUDED.sender_id, paused = EXCLUDED.paused, version = EXCLUDED.version,"
-        " claimed_by = NULL, lease_until = NULL",
+        " claimed_by = NULL, lease_until = NULL, not_before = NULL",
         _params(e, step=e.payload["step"], at=datetime.fromisoformat(e.payload["eligible_at"])),
     )
 

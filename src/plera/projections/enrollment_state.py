@@ -41,6 +41,7 @@ class Row:
     sent: int
     replied_at: datetime | None
     reply_step: int | None
+    accepted_step: int | None = None  # the LinkedIn invite step the lead accepted
 
     @classmethod
     def enrolled(cls, steps: int) -> Row:
@@ -76,14 +77,28 @@ class Row:
         return replace(self, replied_at=at, reply_step=None if sent < 0 else sent + 1)
 
     def counts(self) -> Counts:
-        return counts_of(self.status, self.next_step, self.replied_at is not None, self.reply_step, self.step_states)
+        return counts_of(
+            self.status,
+            self.next_step,
+            self.replied_at is not None,
+            self.reply_step,
+            self.step_states,
+            self.accepted_step,
+        )
 
 
 def first_not_done(states: str) -> int | None:
     return next((n for n, letter in enumerate(states, start=1) if letter in NOT_DONE), None)
 
 
-def counts_of(status: str, next_step: int | None, replied: bool, reply_step: int | None, step_states: str) -> Counts:
+def counts_of(
+    status: str,
+    next_step: int | None,
+    replied: bool,
+    reply_step: int | None,
+    step_states: str,
+    accepted_step: int | None = None,
+) -> Counts:
     """What one enrollment adds to its sequence's dashboard (API.md):
 
     totals by status, enrolled and replied; leads_at_step at an active lead's next step;
@@ -97,6 +112,8 @@ def counts_of(status: str, next_step: int | None, replied: bool, reply_step: int
         counts[(next_step, "leads_at_step")] = 1
     if reply_step is not None:
         counts[(reply_step, "replied")] = 1
+    if accepted_step is not None:
+        counts[(accepted_step, "accepted")] = 1
     for step, letter in enumerate(step_states, start=1):
         step_status = STATUSES[letter]
         if step_status == "scheduled" and status in OPEN:

@@ -37,7 +37,7 @@ enrollments = Projection(
         ' status text COLLATE "C" NOT NULL, stop_reason text,'
         " next_step int, next_send_at timestamptz,"
         ' step_states text COLLATE "C" NOT NULL, sent int NOT NULL,'
-        " replied boolean NOT NULL, replied_at timestamptz, reply_step int,"
+        " replied boolean NOT NULL, replied_at timestamptz, reply_step int, accepted_step int,"
         " enrolled_at timestamptz NOT NULL, last_event_at timestamptz NOT NULL, version int NOT NULL)"
         # Every event rewrites its row. No index covers a column that events change, and pages keep
         # room, so the updates are HOT: no index writes, and the heap stays compact without vacuum.
@@ -102,7 +102,8 @@ def _load(cur: Cursor, e: Envelope) -> Loaded | None:
         version, loaded = written
         return loaded if version < e.aggregate_version else None
     cur.execute(
-        "SELECT sequence_id, status, stop_reason, step_states, next_step, next_send_at, sent, replied_at, reply_step"
+        "SELECT sequence_id, status, stop_reason, step_states, next_step, next_send_at, sent, replied_at, reply_step,"
+        " accepted_step"
         " FROM enrollments WHERE id = %s AND version < %s FOR UPDATE",
         (e.aggregate_id, e.aggregate_version),
     )
@@ -128,7 +129,7 @@ def _save(
         before.row,
         row,
         "WITH u AS (UPDATE enrollments SET status = %s, stop_reason = %s, step_states = %s, next_step = %s,"
-        " next_send_at = %s, sent = %s, replied = %s, replied_at = %s, reply_step = %s,"
+        " next_send_at = %s, sent = %s, replied = %s, replied_at = %s, reply_step = %s, accepted_step = %s,"
         f" last_event_at = %s, version = %s WHERE id = %s AND version < %s RETURNING 1){child}"
         " SELECT count(*) FROM u",
         (
@@ -141,6 +142,7 @@ def _save(
             row.replied_at is not None,
             row.replied_at,
             row.reply_step,
+            row.accepted_step,
             e.occurred_at,
             e.aggregate_version,
             e.aggregate_id,
@@ -250,6 +252,14 @@ def _replied(cur: Cursor, e: Envelope) -> None:
         _save(cur, e, found, row, row.reply_step, "replied_credit = true")
     else:
         _save(cur, e, found, row)
+
+
+@enrollments.handles("enrollment", "InviteAccepted")
+def _accepted(cur: Cursor, e: Envelope) -> None:
+    found = _load(cur, e)
+    if found:
+        step = e.payload["step"]
+        _save(cur, e, found, replace(found.row, accepted_step=step), step, "accepted_at = %s", (e.occurred_at,))
 
 
 @enrollments.handles("enrollment", "EnrollmentPaused")

@@ -197,6 +197,11 @@ def _replied(cur: Cursor, e: Envelope) -> None:
     _record(cur, e, f"Replied on {CHANNEL_NAMES.get(channel, channel)}")
 
 
+@timeline.handles("enrollment", "InviteAccepted")
+def _accepted(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, "Accepted the LinkedIn invite")
+
+
 @timeline.handles("enrollment", "EnrollmentPaused")
 def _paused(cur: Cursor, e: Envelope) -> None:
     _record(cur, e, f"Paused: {e.payload['reason']}")

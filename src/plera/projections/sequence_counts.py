@@ -72,12 +72,12 @@ def counts(conn: Connection, sequence_ids: list[UUID]) -> dict[UUID, Counts]:
 def recount(conn: Connection, sequence_id: UUID) -> Counts:
     """The same counts derived from the enrollments rows (GROUP BY), without the zeros."""
     groups = conn.execute(
-        "SELECT status, next_step, replied, reply_step, step_states, count(*) FROM read.enrollments"
-        " WHERE sequence_id = %s GROUP BY status, next_step, replied, reply_step, step_states",
+        "SELECT status, next_step, replied, reply_step, step_states, accepted_step, count(*) FROM read.enrollments"
+        " WHERE sequence_id = %s GROUP BY status, next_step, replied, reply_step, step_states, accepted_step",
         (sequence_id,),
     ).fetchall()
     total: Counts = defaultdict(int)
-    for status, next_step, replied, reply_step, step_states, leads in groups:
-        for key, value in counts_of(status, next_step, replied, reply_step, step_states).items():
+    for status, next_step, replied, reply_step, step_states, accepted_step, leads in groups:
+        for key, value in counts_of(status, next_step, replied, reply_step, step_states, accepted_step).items():
             total[key] += value * leads
     return dict(total)
