@@ -73,10 +73,11 @@ def up(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 ) -> None:
-    """The main job: API and read-model feed (embedded PostgreSQL when PLERA_DATABASE_URL is unset)."""
+    """The main job: API, worker and read-model feed (embedded PostgreSQL when PLERA_DATABASE_URL is unset)."""
     import uvicorn
 
     from plera.api.app import create_app
+    from plera.scheduling.worker import Worker
     from plera.startup import ensure_default_workspace
 
     # SIGTERM stops like Ctrl-C: uvicorn shuts down and swallows the interrupt, then the pipeline and the
@@ -87,6 +88,8 @@ def up(
         key = ensure_default_workspace(sv, console)
         pipeline = _pipeline(sv)
         pipeline.start()
+        worker = Worker(sv)
+        worker.start()
         console.print(f"Plera is serving on [bold]http://{host}:{port}[/] (API docs at /docs)")
         console.print(
             f"Workspace 'default' API key: [bold]{key}[/]" if key else "Workspace 'default' exists.", soft_wrap=True
@@ -94,6 +97,7 @@ def up(
         try:
             uvicorn.run(create_app(sv), host=host, port=port, log_level="info")
         finally:
+            worker.stop()
             pipeline.stop()
 
 
@@ -181,6 +185,34 @@ def relay() -> None:
     with services() as sv:
         bootstrap = _bootstrap(sv)
         _until_interrupted(lambda stop: run_relay(sv, bootstrap, stop))
+
+
+@app.command()
+def worker() -> None:
+    """Dispatches due steps, recovers expired claims and applies the rollover (several may run)."""
+    from plera.scheduling.worker import Worker
+
+    with services() as sv:
+        running = Worker(sv)
+        running.start()
+        try:
+            _until_interrupted(lambda stop: stop.wait())
+        finally:
+            running.stop()
+
+
+@app.command("linkedin-sandbox")
+def linkedin_sandbox(
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8090,
+    webhook_url: Annotated[str | None, typer.Option(help="Where to POST invite_accepted and message_received.")] = None,
+    webhook_secret: Annotated[str | None, typer.Option(help="The workspace webhook secret that signs them.")] = None,
+) -> None:
+    """A local LinkedIn provider (docs/linkedin-provider.md) for demos and tests; GET /_sandbox/state shows what it got."""
+    from plera.channels.linkedin_sandbox import serve
+
+    console.print(f"LinkedIn sandbox on [bold]http://{host}:{port}[/]")
+    serve(host, port, webhook_url=webhook_url, webhook_secret=webhook_secret)
 
 
 @app.command()

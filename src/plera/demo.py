@@ -149,8 +149,10 @@ def make_ready(
     if sequence.strategy_profile_id is not None:
         sequence = draft_messages(sv, workspace_id, sequence_id, actor)
     else:
+        first_email = next((n for n, s in enumerate(sequence.steps, start=1) if s["channel"] == "email"), None)
         for step, spec in enumerate(sequence.steps, start=1):
             subject, body = PLAIN_MESSAGES[spec["channel"]]
+            subject = subject if step == first_email else None  # later emails go in its thread, as "Re: …"
             edit_message(
                 sv, workspace_id, sequence_id, step, MessageIn(subject=subject, body=body), actor, lead_id=None
             )

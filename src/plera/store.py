@@ -25,6 +25,34 @@ CREATE TABLE IF NOT EXISTS plera_meta (key text PRIMARY KEY, value text NOT NULL
 CREATE TABLE IF NOT EXISTS plera_relay (id int PRIMARY KEY, position bigint NOT NULL);
 INSERT INTO plera_relay (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE SCHEMA IF NOT EXISTS read;
+-- The dispatcher's own state (commands/claims.py): capacity taken per sender and workspace day,
+-- new leads started per sequence and day, and the claims in flight with their real-time lease.
+CREATE TABLE IF NOT EXISTS plera_sender_days (
+    sender_id uuid NOT NULL,
+    day date NOT NULL,
+    sent int NOT NULL DEFAULT 0,
+    invites int NOT NULL DEFAULT 0,
+    next_slot_at timestamptz,
+    PRIMARY KEY (sender_id, day)
+);
+CREATE TABLE IF NOT EXISTS plera_sequence_days (
+    sequence_id uuid NOT NULL,
+    day date NOT NULL,
+    started int NOT NULL DEFAULT 0,
+    PRIMARY KEY (sequence_id, day)
+);
+CREATE TABLE IF NOT EXISTS plera_claims (
+    enrollment_id uuid NOT NULL,
+    step int NOT NULL,
+    workspace_id uuid NOT NULL,
+    sender_id uuid,
+    day date NOT NULL,
+    new_lead boolean NOT NULL,
+    invite boolean NOT NULL,
+    worker text NOT NULL,
+    lease_until timestamptz NOT NULL,
+    PRIMARY KEY (enrollment_id, step)
+);
 """
 
 

@@ -227,6 +227,8 @@ class LeadEnrollment(PleraAggregate):
             state["attempts"] += 1
             state["reason"] = self.reason
             state["status"] = (StepStatus.PENDING if self.retryable else StepStatus.FAILED).value
+            if not self.retryable:  # done: the next step counts its delay from here
+                state["done_at"] = self.timestamp.isoformat()
 
     def record_failed(self, *, step: int, retryable: bool, reason: str, at: datetime, actor: str) -> None:
         """A retryable failure returns the step to pending, to be scheduled again; a permanent one ends it."""

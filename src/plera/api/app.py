@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from plera.api import problems
 from plera.api.limits import MAX_BODY_BYTES, BodyLimit
 from plera.api.routes import (
+    dev,
     enrollments,
     health,
     leads,
@@ -69,6 +70,7 @@ def create_app(sv: Services) -> FastAPI:
         enrollments,
         leads,
         subscribers,
+        dev,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

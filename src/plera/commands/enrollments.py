@@ -9,10 +9,12 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from plera.aggregates.enrollment import LeadEnrollment
-from plera.aggregates.lead import SourceGroup
+from plera.aggregates.lead import Lead, SourceGroup
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sender_assignment import Candidate, assign
 from plera.aggregates.sequence import Sequence
+from plera.aggregates.workspace import Workspace
+from plera.commands.next_step import rules_of, schedule_next, zone_of
 from plera.runtime import Services
 
 BATCH = 1000
@@ -113,10 +115,19 @@ def enroll_arrivals(sv: Services, group: SourceGroup, lead_ids: list[UUID], acto
 
 
 def start_waiting(sv: Services, sequence: Sequence, actor: str) -> int:
-    """After a sequence resumes: starts the leads that entered while it was paused."""
+    """After a sequence resumes: schedules the next step of every lead that waited for it (the leads
+    that entered while it was paused, and those whose step came due meanwhile). Steps already
+    queued stay queued: the dispatcher takes them at the senders' pace, from the window, so a
+    resume does not burst."""
     at = sv.clock.now()
+    rules = rules_of(sv.events.get(sequence.workspace_id, Workspace))
+    enrollments = enrollments_of(sv, sequence)
+    leads = sv.events.load_many(e.lead_id for e in enrollments)
     started = [
-        e for e in enrollments_of(sv, sequence) if e.start(sequence_running=sequence.is_running, at=at, actor=actor)
+        e
+        for e in enrollments
+        if isinstance(lead := leads.get(e.lead_id), Lead)
+        and schedule_next(e, sequence, rules, zone_of(lead, rules).zone, at=at, actor=actor)
     ]
     if started:
         sv.events.save(*started)
@@ -141,7 +152,9 @@ def control_enrollment(
     elif action == "resume":
         enrollment.resume(at=at, actor=actor)
         sequence = sv.events.get(enrollment.sequence_id, Sequence)
-        enrollment.start(sequence_running=sequence.is_running, at=at, actor=actor)
+        rules = rules_of(sv.events.get(enrollment.workspace_id, Workspace))
+        zone = zone_of(sv.events.get(enrollment.lead_id, Lead), rules).zone
+        schedule_next(enrollment, sequence, rules, zone, at=at, actor=actor)
     else:
         enrollment.stop(reason="manual", at=at, actor=actor)
     sv.events.save(enrollment)

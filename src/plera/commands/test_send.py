@@ -7,20 +7,17 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, field_validator
 
-from plera.aggregates.errors import DomainError, InvalidValue
+from plera.aggregates.errors import InvalidValue
 from plera.aggregates.lead import Lead
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
-from plera.channels.email import OutgoingEmail, SmtpAccount, send
+from plera.channels.email import OutgoingEmail, send
 from plera.commands.messaging import previewer_for
 from plera.commands.models import Command
+from plera.commands.outbound import NoSender, smtp_account
 from plera.runtime import Services
 
 CHANNEL_NAMES = {"email": "email", "linkedin_invite": "LinkedIn invite note", "linkedin_message": "LinkedIn message"}
-
-
-class NoSender(DomainError):
-    code = "no_sender_for_channel"
 
 
 class TestSend(Command):
@@ -35,23 +32,6 @@ class TestSend(Command):
         if not local or "." not in domain or any(c.isspace() for c in value.strip()):
             raise ValueError("not an email address")
         return value.strip()
-
-
-def smtp_account(sv: Services, sender: SenderAccount) -> SmtpAccount:
-    """The account's SMTP settings, with its password from the vault."""
-    connection = sender.connection
-    if connection.get("kind") != "smtp":
-        raise NoSender(f"sender account {sender.name!r} has no SMTP settings")
-    secret = connection.get("password_secret_id")
-    return SmtpAccount(
-        host=connection["host"],
-        port=int(connection["port"]),
-        from_name=sender.name,
-        from_address=sender.address,
-        username=connection.get("username"),
-        password=sv.vault.get(UUID(secret)) if secret else None,
-        starttls=bool(connection.get("starttls")),
-    )
 
 
 def test_send(sv: Services, workspace_id: UUID, sequence_id: UUID, cmd: TestSend, actor: str) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""What goes out for one step: the approved text rendered for the lead, addressed and threaded, and
+the channel call that sends it (email over the sender's SMTP server, LinkedIn through its provider).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from plera.aggregates.enrollment import LeadEnrollment
+from plera.aggregates.errors import DomainError
+from plera.aggregates.lead import Lead, normalise_linkedin_url
+from plera.aggregates.sender_account import SenderAccount
+from plera.aggregates.sequence import Sequence
+from plera.aggregates.strategy_profile import StrategyProfile
+from plera.channels import linkedin
+from plera.channels.email import OutgoingEmail, SendFailed, SmtpAccount, send
+from plera.messaging.templates import LEAD_FIELDS, context_of, render
+from plera.messaging.unsubscribe import unsubscribe_url
+from plera.runtime import Services
+
+
+class NoSender(DomainError):
+    code = "no_sender_for_channel"
+
+
+class Unrenderable(Exception):
+    """The approved text does not render for this lead (the step is skipped with this reason)."""
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    channel: str
+    message_id: str
+    to: str  # an email address, or a LinkedIn profile URL
+    subject: str | None
+    text: str | None  # None: a LinkedIn invite without a note
+    date: datetime
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = field(default_factory=tuple)
+    unsubscribe_url: str | None = None
+
+    @classmethod
+    def for_step(
+        cls,
+        sv: Services,
+        sequence: Sequence,
+        enrollment: LeadEnrollment,
+        lead: Lead,
+        sender: SenderAccount,
+        step: int,
+        message_id: str,
+        now: datetime,
+    ) -> OutboundMessage:
+        channel = enrollment.channel_of(step)
+        unsubscribe = (
+            unsubscribe_url(sv.settings.public_url, sv.signing_key, lead.workspace_id, lead.id)
+            if channel == "email"
+            else None
+        )
+        context = context_of(
+            {f: lead.details.get(f) for f in LEAD_FIELDS},
+            {"name": sender.name, "signature": sender.signature or _profile_signature(sv, sequence)},
+            unsubscribe,
+        )
+
+        def rendered(number: int, part: str) -> str:
+            approved = sequence.approved_text(number, lead.id)
+            source = (approved or {}).get(part) or ""
+            out = render(source, context, channel=enrollment.channel_of(number))
+            if out.error:
+                raise Unrenderable(f"step {number} {part} does not render: {out.error}")
+            return out.text.strip() if part == "subject" else out.text
+
+        if channel == "linkedin_invite" and sequence.settings.get("invite_without_note"):
+            return cls(channel, message_id, profile_url(lead), None, None, now)
+        body = rendered(step, "body")
+        if channel != "email":
+            return cls(channel, message_id, profile_url(lead), None, body, now)
+        subject = rendered(step, "subject")
+        first = enrollment.first_email()
+        in_reply_to: str | None = None
+        references: tuple[str, ...] = ()
+        if first is not None and first[0] != step:
+            in_reply_to, references = first[1], (first[1],)
+            thread = rendered(first[0], "subject")
+            subject = subject or (f"Re: {thread}" if thread else "")
+        return cls(
+            channel,
+            message_id,
+            str(lead.details.get("email")),
+            subject,
+            body,
+            now,
+            in_reply_to,
+            references,
+            unsubscribe,
+        )
+
+
+def profile_url(lead: Lead) -> str:
+    """The lead's LinkedIn profile as a provider expects it: https, with www for linkedin.com itself."""
+    path = normalise_linkedin_url(str(lead.details.get("linkedin_url") or ""))
+    return f"https://www.{path}" if path.startswith("linkedin.com/") else f"https://{path}"
+
+
+def _profile_signature(sv: Services, sequence: Sequence) -> str | None:
+    if sequence.strategy_profile_id is None:
+        return None
+    profile = sv.events.get(sequence.strategy_profile_id, StrategyProfile)
+    return profile.signature or None
+
+
+def smtp_account(sv: Services, sender: SenderAccount) -> SmtpAccount:
+    """The account's SMTP settings, with its password from the vault."""
+    connection = sender.connection
+    if connection.get("kind") != "smtp":
+        raise NoSender(f"sender account {sender.name!r} has no SMTP settings")
+    secret = connection.get("password_secret_id")
+    return SmtpAccount(
+        host=connection["host"],
+        port=int(connection["port"]),
+        from_name=sender.name,
+        from_address=sender.address,
+        username=connection.get("username"),
+        password=sv.vault.get(UUID(secret)) if secret else None,
+        starttls=bool(connection.get("starttls")),
+    )
+
+
+def linkedin_account(sv: Services, sender: SenderAccount) -> linkedin.LinkedInAccount:
+    connection = sender.connection
+    if connection.get("kind") != "provider":
+        raise NoSender(f"sender account {sender.name!r} has no LinkedIn provider settings")
+    return linkedin.LinkedInAccount(
+        base_url=connection["base_url"],
+        account_id=connection["account_id"],
+        api_key=sv.vault.get(UUID(connection["api_key_secret_id"])),
+    )
+
+
+def send_step(sv: Services, sender: SenderAccount, message: OutboundMessage) -> None:
+    """Hands the message to its channel; raises SendFailed, classified, when the channel refuses it."""
+    try:
+        if message.channel == "email":
+            account = smtp_account(sv, sender)
+            email = OutgoingEmail(
+                message_id=message.message_id,
+                to=message.to,
+                subject=message.subject or "",
+                text=message.text or "",
+                date=message.date,
+                in_reply_to=message.in_reply_to,
+                references=message.references,
+                unsubscribe_url=message.unsubscribe_url,
+            )
+            send(account, email)
+        elif message.channel == "linkedin_invite":
+            linkedin.send_invite(
+                linkedin_account(sv, sender),
+                profile_url=message.to,
+                note=message.text,
+                idempotency_key=message.message_id,
+            )
+        else:
+            linkedin.send_message(
+                linkedin_account(sv, sender),
+                profile_url=message.to,
+                text=message.text or "",
+                idempotency_key=message.message_id,
+            )
+    except NoSender as e:
+        raise SendFailed("sender", e.detail) from e

@@ -1,0 +1,123 @@
+"""The worker: APScheduler ticks that call the send protocol's commands.
+
+APScheduler only ticks, on wall time; every decision is the commands' and reads plera.clock, so a
+simulated clock drives it all. Several workers may run at once: they coordinate through the
+database (claims with leases, locked counter rows), never through APScheduler's job store, which
+stays in memory.
+
+Jobs are coalesced (a missed tick is the same as one tick: "dispatch what is due" has no backlog
+of its own) and never overlap themselves (max_instances=1); a late tick still runs
+(misfire_grace_time=None), since skipping one only delays sends. A failure (the database or the
+broker away) is logged and the job backs off, doubling up to 30 s; the scheduler thread goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID, uuid4
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from plera.commands.claims import claim_due
+from plera.commands.dispatch import dispatch
+from plera.commands.recovery import recover_expired
+from plera.runtime import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+
+
+class Worker:
+    def __init__(
+        self,
+        sv: Services,
+        *,
+        name: str | None = None,
+        batch: int = 50,
+        concurrency: int = 4,
+        tick: float = 1.0,
+        tick_budget: float = 5.0,
+        workspace_id: UUID | None = None,
+    ) -> None:
+        self.sv = sv
+        self.workspace_id = workspace_id  # None: every workspace
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
+        self.batch = batch
+        self.tick = tick
+        self.tick_budget = tick_budget  # seconds one dispatch tick may keep claiming
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="plera-dispatch")
+        self._scheduler: BackgroundScheduler | None = None
+        self._backoff: dict[str, tuple[float, float]] = {}  # job → (resume at, current backoff)
+        self._lock = threading.Lock()
+        self.outcomes: dict[str, int] = {}
+
+    # ---- the jobs
+
+    def dispatch_due(self) -> int:
+        """Claims and dispatches due steps until none is due or the tick's budget is spent."""
+        deadline = time.monotonic() + self.tick_budget
+        done = 0
+        while time.monotonic() < deadline:
+            claims = claim_due(self.sv, self.name, limit=self.batch, workspace_id=self.workspace_id)
+            if not claims:
+                break
+            for outcome in self._pool.map(lambda c: dispatch(self.sv, c), claims):
+                with self._lock:
+                    self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            done += len(claims)
+        return done
+
+    def recover(self) -> int:
+        return recover_expired(self.sv)
+
+    def rollover(self) -> int:
+        """A new day: rows held back by a full limit come due again from their window, in eligible-time
+        order (their not_before passes; the claim orders by eligible time), and counters older than the
+        7-day invite window go."""
+        with self.sv.db.pool.connection() as conn:
+            dropped = conn.execute(
+                "DELETE FROM plera_sender_days WHERE day < %s::date - 8", (self.sv.clock.now().date(),)
+            ).rowcount
+            conn.execute("DELETE FROM plera_sequence_days WHERE day < %s::date - 8", (self.sv.clock.now().date(),))
+        return dropped
+
+    # ---- running
+
+    def _guarded(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            resume_at, backoff = self._backoff.get(name, (0.0, 0.0))
+            if time.monotonic() < resume_at:
+                return
+            try:
+                job()
+                self._backoff.pop(name, None)
+            except Exception as error:  # noqa: BLE001 - an outage must not end the scheduler thread
+                backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
+                self._backoff[name] = (time.monotonic() + backoff, backoff)
+                log.warning("worker %s: %s failed (%s); backing off %.0fs", self.name, name, error, backoff)
+
+        return run
+
+    def start(self) -> None:
+        scheduler = BackgroundScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}, timezone="UTC"
+        )
+        scheduler.add_job(self._guarded("dispatch", self.dispatch_due), "interval", seconds=self.tick, id="dispatch")
+        scheduler.add_job(self._guarded("recover", self.recover), "interval", seconds=15, id="recover")
+        scheduler.add_job(self._guarded("rollover", self.rollover), "interval", minutes=10, id="rollover")
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("worker %s started", self.name)
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self._pool.shutdown(wait=True)
