@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS plera_sequence_days (
     started int NOT NULL DEFAULT 0,
     PRIMARY KEY (sequence_id, day)
 );
+-- Webhook deliveries already taken in (a provider retries with the same event id).
+CREATE TABLE IF NOT EXISTS plera_webhook_events (
+    workspace_id uuid NOT NULL,
+    event_id text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace_id, event_id)
+);
 CREATE TABLE IF NOT EXISTS plera_claims (
     enrollment_id uuid NOT NULL,
     step int NOT NULL,

@@ -24,6 +24,7 @@ from plera.api.routes import (
     source_groups,
     strategy_profiles,
     subscribers,
+    webhooks,
     workspace,
 )
 from plera.consumers.lag import PipelineMonitor
@@ -71,6 +72,7 @@ def create_app(sv: Services) -> FastAPI:
         leads,
         subscribers,
         dev,
+        webhooks,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

@@ -115,6 +115,15 @@ def _pause_changed(cur: Cursor, e: Envelope, paused: bool) -> None:
     )
 
 
+@due_queue.handles("enrollment", "InviteAccepted")
+def _accepted(cur: Cursor, e: Envelope) -> None:
+    """A LinkedIn message held back for the acceptance is due at once (the dispatcher's hint goes)."""
+    cur.execute(
+        _ADVANCE + "UPDATE due_queue d SET not_before = NULL FROM g WHERE d.enrollment_id = g.enrollment_id",
+        _params(e),
+    )
+
+
 due_queue.handles("enrollment", "StepDispatching")(_step_done)
 due_queue.handles("enrollment", "StepSkipped")(_step_done)
 due_queue.handles("enrollment", "EnrollmentStopped")(_enrollment_closed)

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from plera.scheduling.zones import RecipientZone, ZoneSource, recipient_zone, valid_zone, zone_info
+from plera.scheduling.zones import RecipientZone, ZoneSource, preload, recipient_zone, valid_zone, zone_info
 
 __all__ = [
     "HORIZON_DAYS",
@@ -52,6 +52,7 @@ __all__ = [
     "local_day",
     "min_gap",
     "next_opening",
+    "preload",
     "recipient_zone",
     "send_time",
     "valid_zone",

@@ -1,0 +1,51 @@
+"""Inbound webhooks: signed by the workspace's webhook secret, no API key (API.md)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from plera.aggregates.errors import NotFound
+from plera.aggregates.workspace import Workspace
+from plera.api.deps import ServicesDep
+from plera.api.problems import ApiError, responses
+from plera.channels.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from plera.commands.linkedin_inbound import LinkedInEvent, take_in
+from plera.runtime import Services
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=responses(401, 404, 422))
+
+
+async def signed_body(sv: Services, workspace_id: str, request: Request) -> tuple[UUID, bytes]:
+    """The body, once its signature is the workspace's and its timestamp within 5 minutes of the
+    real wall clock (also when the clock is simulated: it guards against replays). Else 401."""
+    body = await request.body()
+    try:
+        workspace = sv.events.get(UUID(workspace_id), Workspace)
+    except (ValueError, NotFound):
+        raise ApiError(401, "bad_signature", "the signature or its timestamp is not valid") from None
+    secret = sv.vault.get(workspace.webhook_secret_id)
+    headers = request.headers
+    if not verify(secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, time.time()):
+        raise ApiError(401, "bad_signature", "the signature or its timestamp is not valid")
+    return workspace.id, body
+
+
+@router.post(
+    "/{workspace_id}/linkedin",
+    status_code=202,
+    summary="LinkedIn provider events: invite_accepted, message_received (docs/linkedin-provider.md)",
+)
+async def post_linkedin(sv: ServicesDep, workspace_id: str, request: Request) -> dict[str, Any]:
+    ws, body = await signed_body(sv, workspace_id, request)
+    try:
+        event = LinkedInEvent.model_validate_json(body)
+    except ValidationError as e:
+        raise ApiError(422, "invalid_request", f"not a provider event: {e.errors()[0]['msg']}") from None
+    changed = await run_in_threadpool(take_in, sv, ws, event)
+    return {"accepted": True, "enrollments": changed}
