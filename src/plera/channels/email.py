@@ -50,7 +50,7 @@ def build_message(account: SmtpAccount, email: OutgoingEmail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr((account.from_name, account.from_address))
     message["To"] = email.to
-    message["Subject"] = email.subject
+    message["Subject"] = " ".join(email.subject.split())  # a header is one line, whatever a template made
     message["Date"] = format_datetime(email.date)
     message["Message-ID"] = email.message_id
     if email.in_reply_to:
@@ -66,17 +66,30 @@ def build_message(account: SmtpAccount, email: OutgoingEmail) -> EmailMessage:
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
+_TRAILING = ".,;:!?)]}"  # punctuation after a link in prose, not part of it
 
 
 def as_html(text: str) -> str:
     """The text part as simple HTML: escaped, paragraphs kept, links clickable."""
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    out = []
-    for paragraph in paragraphs:
-        escaped = html.escape(paragraph)
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-        out.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
-    return '<!doctype html>\n<html><body style="font-family: sans-serif">\n' + "\n".join(out) + "\n</body></html>\n"
+    return (
+        '<!doctype html>\n<html><body style="font-family: sans-serif">\n'
+        + "\n".join("<p>" + _linked(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
+        + "\n</body></html>\n"
+    )
+
+
+def _linked(text: str) -> str:
+    """Escapes the text and makes its URLs links (found before escaping, so an escaped quote is never in one)."""
+    out, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        end = match.start() + len(url)
+        out.append(html.escape(text[last : match.start()]))
+        out.append(f'<a href="{html.escape(url)}">{html.escape(url)}</a>')
+        last = end
+    out.append(html.escape(text[last:]))
+    return "".join(out)
 
 
 async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:

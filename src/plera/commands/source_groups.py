@@ -16,6 +16,7 @@ from plera.commands.lead_import import ParsedRows, Rejection
 from plera.commands.models import Command
 from plera.runtime import Services
 
+CHUNK = 1000
 _ATTEMPTS = 3  # a concurrent import of the same person collides once, then sees the lead
 
 
@@ -52,17 +53,28 @@ class ImportResult:
 
 
 def import_leads(sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str) -> ImportResult:
-    """Adds the rows' people to the group. A person already in the workspace is linked, not copied."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            result = _import_once(sv, workspace_id, group_id, parsed, actor)
-            break
-        except IntegrityError:
-            if attempt == _ATTEMPTS - 1:
-                raise
+    """Adds the rows' people to the group. A person already in the workspace is linked, not copied.
+
+    Rows are saved CHUNK at a time: one append of tens of thousands of events can stall the driver
+    (psycopg's pipeline with a very large message), and importing again is idempotent, so a file
+    cut short by a crash completes when it is sent again.
+    """
+    imported = existing = 0
+    lead_ids: list[UUID] = []
+    for start in range(0, len(parsed.rows), CHUNK):
+        chunk = ParsedRows(parsed.rows[start : start + CHUNK])
+        for attempt in range(_ATTEMPTS):
+            try:
+                result = _import_once(sv, workspace_id, group_id, chunk, actor)
+                break
+            except IntegrityError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        imported, existing = imported + result.imported, existing + result.existing
+        lead_ids += result.lead_ids
     group = sv.events.get(group_id, SourceGroup, workspace_id)
-    enrolled = enroll_arrivals(sv, group, result.lead_ids, actor) if group.eligible else 0
-    return ImportResult(result.imported, result.existing, result.lead_ids, parsed.rejected, enrolled)
+    enrolled = enroll_arrivals(sv, group, lead_ids, actor) if group.eligible else 0
+    return ImportResult(imported, existing, lead_ids, parsed.rejected, enrolled)
 
 
 def _import_once(sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str) -> ImportResult:

@@ -15,6 +15,7 @@ from plera.channels.email import OutgoingEmail, send
 from plera.commands.messaging import previewer_for
 from plera.commands.models import Command
 from plera.commands.outbound import NoSender, smtp_account
+from plera.projections.lead_data import lead_rows
 from plera.runtime import Services
 
 CHANNEL_NAMES = {"email": "email", "linkedin_invite": "LinkedIn invite note", "linkedin_message": "LinkedIn message"}
@@ -28,16 +29,21 @@ class TestSend(Command):
     @field_validator("to")
     @classmethod
     def _an_address(cls, value: str) -> str:
-        local, _, domain = value.strip().rpartition("@")
-        if not local or "." not in domain or any(c.isspace() for c in value.strip()):
-            raise ValueError("not an email address")
-        return value.strip()
+        """One bare address: no list, no display name (a test goes to exactly one inbox)."""
+        address = value.strip()
+        local, _, domain = address.rpartition("@")
+        if not local or "." not in domain or any(c.isspace() or c in ',;<>()"[]\\' for c in address):
+            raise ValueError("not one email address")
+        return address
 
 
 def test_send(sv: Services, workspace_id: UUID, sequence_id: UUID, cmd: TestSend, actor: str) -> dict[str, Any]:
     sequence = sv.events.get(sequence_id, Sequence, workspace_id)
     lead = sv.events.get(cmd.lead_id, Lead, workspace_id)
     sequence.key_of(cmd.step)  # the step exists
+    with sv.db.pool.connection() as conn:
+        if not lead_rows(conn, workspace_id, sequence.source_group_ids, lead_ids=[lead.id], limit=1):
+            raise InvalidValue(f"lead {lead.id} is not an eligible lead of this sequence's source groups")
     previewer = previewer_for(sv, sequence)
     item = previewer.preview({"id": lead.id, **lead.details})[cmd.step - 1]
     if item.error:

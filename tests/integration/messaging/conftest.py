@@ -1,5 +1,6 @@
-"""AI drafting through the real openai client against a fake service on 127.0.0.1. No database needed."""
+"""AI drafting through the real openai client, and test sends through a real SMTP server, both fakes on 127.0.0.1."""
 
 from tests.fakes.openai_server import openai_server
+from tests.fakes.smtp_server import smtp_server
 
-__all__ = ["openai_server"]
+__all__ = ["openai_server", "smtp_server"]

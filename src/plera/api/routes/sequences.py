@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from plera.api.auth import CallerDep
 from plera.api.deps import Paging, PagingDep, SequenceId, ServicesDep, catalog_page
 from plera.api.models import Instant, Listed, Page
 from plera.api.problems import responses
+from plera.commands.resume_preview import resume_preview
 from plera.commands.sequences import (
     ChangeSequence,
     CreateSequence,
@@ -206,6 +208,27 @@ def patch_sequence(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId, 
 def post_launch(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
     sequence, enrolled = launch_sequence(sv, caller.workspace_id, sequence_id, caller.actor)
     return {**sequence.as_dict(), "enrolled": enrolled}
+
+
+class PlannedSend(BaseModel):
+    lead_id: UUID
+    step: int
+    channel: Channel
+    sender_id: UUID | None
+    send_at: datetime = Field(description="planned; the actual time may differ by the jitter (±20% of the gap)")
+
+
+class ResumePreview(BaseModel):
+    items: list[PlannedSend]
+
+
+@router.get(
+    "/{sequence_id}/resume-preview",
+    response_model=ResumePreview,
+    summary="What would go out after a resume, when and through which sender: from the next window, within limits",
+)
+def get_resume_preview(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
+    return {"items": resume_preview(sv, caller.workspace_id, sequence_id)}
 
 
 @router.post(
