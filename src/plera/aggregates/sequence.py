@@ -169,6 +169,7 @@ class Sequence(SequenceMessages):
         pins = [
             {"step": n, "step_key": s["key"], "version": self.messages[s["key"]]["approved_version"]}
             for n, s in enumerate(self.steps, start=1)
+            if s["key"] in self.messages
         ]
         overrides = [
             {"lead_id": m["lead_id"], "step": self.step_number(m["step_key"]), "step_key": m["step_key"], "version": v}

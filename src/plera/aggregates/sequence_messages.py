@@ -24,6 +24,7 @@ class SequenceMessages(PleraAggregate):
     messages: dict[str, dict[str, Any]]  # step key → message
     overrides: dict[str, dict[str, Any]]  # "lead id/step key" → message
     senders: dict[str, list[UUID]]
+    settings: dict[str, Any]
 
     class MessageDrafted(PleraAggregate.Event):
         """A writer's draft: `writer` is "openai" or "offline", with the model and prompt version it used."""
@@ -205,8 +206,12 @@ class SequenceMessages(PleraAggregate):
         return [
             n
             for n, s in enumerate(self.steps, start=1)
-            if not _is_approved(self.messages.get(s["key"])) or s["key"] in pending
+            if (not _is_approved(self.messages.get(s["key"])) or s["key"] in pending) and not self._needs_no_message(s)
         ]
+
+    def _needs_no_message(self, step: dict[str, Any]) -> bool:
+        """An invite of a sequence that sends invites without a note."""
+        return step["channel"] == "linkedin_invite" and bool(self.settings.get("invite_without_note"))
 
     def approved_text(self, step: int, lead_id: UUID | None = None) -> dict[str, Any] | None:
         """What goes out for the step (to this lead): the approved override, else the step's approved message."""

@@ -18,6 +18,8 @@ from plera.aggregates.sequence_messages import SENDER_CHANNELS
 from plera.messaging.readiness import Lab, SenderInfo
 from plera.messaging.templates import LEAD_FIELDS, RenderContext, analyse, context_of, render
 
+NO_NOTE = "sent without a note: the sequence allows invites without one (invite_without_note)"
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -32,6 +34,7 @@ class Preview:
     override: bool
     approved: bool
     error: str | None
+    note: str | None = None  # what the preview should tell beside the text (an invite sent without a note)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,7 @@ class Preview:
             "override": self.override,
             "approved": self.approved,
             "error": self.error,
+            "note": self.note,
         }
 
 
@@ -80,6 +84,8 @@ class Previewer:
                 {"name": sender.name if sender else None, "signature": self._signature(sender)},
                 self._unsubscribe_url(lead_id) if channel == "email" else None,
             )
+            if channel == "linkedin_invite" and self._lab.invite_without_note:
+                message = None  # the sequence sends its invites without a note
             subject, body, used, error = self._render(message, context, channel)
             if channel == "email":
                 if thread_subject is None:
@@ -98,10 +104,14 @@ class Previewer:
                     fallbacks_used=used,
                     override=override is not None,
                     approved=message is not None and message["approved_version"] == message["version"],
-                    error=error if message is not None else "no message yet",
+                    error=error if message is not None else self._missing(channel),
+                    note=NO_NOTE if channel == "linkedin_invite" and self._lab.invite_without_note else None,
                 )
             )
         return out
+
+    def _missing(self, channel: str) -> str | None:
+        return None if channel == "linkedin_invite" and self._lab.invite_without_note else "no message yet"
 
     def _signature(self, sender: SenderInfo | None) -> str | None:
         return (sender.signature if sender else None) or self._lab.profile_signature

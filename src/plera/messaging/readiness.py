@@ -161,7 +161,10 @@ def findings(lab: Lab, counts: LeadCounts, *, unapproved: list[int], overrides_u
 
 
 def _messages(lab: Lab) -> Iterable[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """The steps whose messages go out, with them (an invite sent without a note has none)."""
     for number, step in enumerate(lab.steps, start=1):
+        if step["channel"] == "linkedin_invite" and lab.invite_without_note:
+            continue
         message = lab.messages.get(step["key"])
         if message is not None:
             yield number, step, message

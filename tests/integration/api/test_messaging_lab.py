@@ -395,3 +395,15 @@ def test_a_step_that_does_not_exist_is_refused(api, catch_up, path):
     ids = lab(api, catch_up)
     url = f"/v1/sequences/{ids['sequence']}/" + path.format(lead=ids["leads"][0])
     assert_problem(api.put(url, json={"body": "x"}), 422, "invalid_value")
+
+
+def test_an_invite_without_a_note_is_previewed_so_and_needs_no_message(api, catch_up):
+    ids = lab(api, catch_up, steps=[SEED[0]])
+    seq = ids["sequence"]
+    api.ok(api.patch(f"/v1/sequences/{seq}", json={"settings": {"invite_without_note": True}}))
+    item = api.ok(api.get(f"/v1/sequences/{seq}/previews", params={"lead_id": ids["leads"][0]}))["items"][0]
+    assert (item["body"], item["error"]) == ("", None)
+    assert "without a note" in item["note"]
+    api.ok(api.put(f"/v1/sequences/{seq}/senders", json={"linkedin": [api.sender("linkedin")]}))
+    assert readiness(api, seq)["ready"]  # the invite needs no message, so nothing waits for approval
+    assert api.ok(api.post(f"/v1/sequences/{seq}/launch"))["status"] == "active"

@@ -41,6 +41,7 @@ class PreviewItem(BaseModel):
     override: bool = Field(description="the lead's own message, not the step's")
     approved: bool
     error: str | None = Field(description="why the message does not render (a readiness finding too)")
+    note: str | None = Field(default=None, description="e.g. that this invite goes without a note")
 
 
 class Previews(BaseModel):
