@@ -31,9 +31,13 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    BOUNCED = "bounced"
 
 
-DONE = frozenset({StepStatus.SENT, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.OUTCOME_UNKNOWN})
+DONE = frozenset(
+    {StepStatus.SENT, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.OUTCOME_UNKNOWN, StepStatus.BOUNCED}
+)
+OUTCOMES = ("replied", "meeting_booked", "not_interested")
 
 
 def message_id_for(enrollment_id: UUID, step: int, attempt: int) -> str:
@@ -52,6 +56,8 @@ class LeadEnrollment(PleraAggregate):
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["senders"] = {}
         state.setdefault("accepted_at", None)
+        state.setdefault("away_until", None)
+        state.setdefault("outcome", None)
 
     class LeadEnrolled(PleraAggregate.Created):
         """The plan the lead follows (the sequence's steps as they were), and its sender per channel."""
@@ -96,6 +102,8 @@ class LeadEnrollment(PleraAggregate):
         self.stop_reason: str | None = None
         self.replied_at: datetime | None = None
         self.accepted_at: datetime | None = None  # the LinkedIn invite
+        self.away_until: datetime | None = None  # an out-of-office pause ends then
+        self.outcome: str | None = None
 
     @classmethod
     def enroll(
@@ -333,6 +341,83 @@ class LeadEnrollment(PleraAggregate):
             if family == channel_family and StepStatus(state["status"]) in (StepStatus.PENDING, StepStatus.SCHEDULED):
                 self._record(self.StepSkipped, at=at, actor=actor, step=number, reason=reason)
 
+    # ---- what came back: auto-replies, bounces, outcomes
+
+    class OutOfOfficeDetected(PleraAggregate.Event):
+        """An auto-reply: not a reply. The lead pauses until `until`, then goes on."""
+
+        until: datetime
+        message_ref: str | None
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.paused = True
+            enrollment.away_until = self.until
+
+    def record_out_of_office(self, *, until: datetime, message_ref: str | None, at: datetime, actor: str) -> bool:
+        if not self.is_open:
+            return False
+        self._record(self.OutOfOfficeDetected, at=at, actor=actor, until=until, message_ref=message_ref)
+        return True
+
+    def back_from_away(self, *, at: datetime, actor: str) -> bool:
+        """Ends an out-of-office pause that is over (a manual pause stays)."""
+        if not (self.is_open and self.paused and self.away_until is not None and self.away_until <= at):
+            return False
+        self._record(self.EnrollmentResumed, at=at, actor=actor)
+        return True
+
+    class MessageBounced(PleraAggregate.Event):
+        """A hard bounce ends the step (and the lead's email); a soft one returns it for another attempt."""
+
+        step: int
+        message_id: str
+        hard: bool
+        reason: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            state = enrollment._state(self.step)
+            state["attempts"] += 1
+            state["reason"] = self.reason
+            if self.hard:
+                state.update(status=StepStatus.BOUNCED.value, done_at=self.timestamp.isoformat())
+            else:
+                state["status"] = StepStatus.PENDING.value
+
+    def record_bounce(self, *, message_id: str, hard: bool, reason: str, at: datetime, actor: str) -> int | None:
+        """The step the bounced message was; None when it is not ours or was settled already."""
+        for number, state in enumerate(self.steps, start=1):
+            if state["message_id"] == message_id and state["status"] == StepStatus.SENT.value:
+                self._record(
+                    self.MessageBounced,
+                    at=at,
+                    actor=actor,
+                    step=number,
+                    message_id=message_id,
+                    hard=hard,
+                    reason=reason,
+                )
+                return number
+        return None
+
+    class OutcomeRecorded(PleraAggregate.Event):
+        """A person recorded what happened outside the channels (a phone call, a missed reply)."""
+
+        outcome: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.outcome = self.outcome
+
+    def record_outcome(self, *, outcome: str, at: datetime, actor: str) -> None:
+        """replied, meeting_booked and not_interested stop the lead like a reply, and count as one."""
+        if outcome not in OUTCOMES:
+            raise InvalidValue(f"outcome is one of {', '.join(OUTCOMES)}")
+        if self.outcome == outcome:
+            return
+        self._record(self.OutcomeRecorded, at=at, actor=actor, outcome=outcome)
+        self.record_reply(channel="manual", message_ref=None, at=at, actor=actor)
+        if self.is_open:
+            self._record(self.EnrollmentStopped, at=at, actor=actor, reason=outcome)
+
     # ---- replies and lifecycle
 
     class ReplyDetected(PleraAggregate.Event):
@@ -369,6 +454,7 @@ class LeadEnrollment(PleraAggregate):
     class EnrollmentResumed(PleraAggregate.Event):
         def apply(self, enrollment: LeadEnrollment) -> None:
             enrollment.paused = False
+            enrollment.away_until = None
 
     def resume(self, *, at: datetime, actor: str) -> None:
         self._check_open()

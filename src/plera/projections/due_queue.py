@@ -135,6 +135,11 @@ def _paused(cur: Cursor, e: Envelope) -> None:
     _pause_changed(cur, e, True)
 
 
+@due_queue.handles("enrollment", "OutOfOfficeDetected")
+def _away(cur: Cursor, e: Envelope) -> None:
+    _pause_changed(cur, e, True)
+
+
 @due_queue.handles("enrollment", "EnrollmentResumed")
 def _resumed(cur: Cursor, e: Envelope) -> None:
     _pause_changed(cur, e, False)

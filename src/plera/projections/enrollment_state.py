@@ -19,11 +19,12 @@ LETTERS = {
     "skipped": "k",
     "failed": "f",  # permanently
     "outcome_unknown": "u",
+    "bounced": "b",  # hard
 }
 STATUSES = {letter: status for status, letter in LETTERS.items()}
 NOT_DONE = "pqd"  # the letters of steps still to come, as LeadEnrollment.next_step reads them
 OPEN = ("active", "paused")  # the enrollment statuses that may still send
-DONE_COUNTED = ("sent", "failed", "outcome_unknown", "skipped")  # step statuses the dashboard counts
+DONE_COUNTED = ("sent", "failed", "outcome_unknown", "skipped", "bounced")  # step statuses the dashboard counts
 TOTALS = 0  # the `step` of a sequence's totals in its counts
 
 Counts = dict[tuple[int, str], int]  # (step, or TOTALS) and column name → how many

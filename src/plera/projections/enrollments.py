@@ -262,6 +262,24 @@ def _accepted(cur: Cursor, e: Envelope) -> None:
         _save(cur, e, found, replace(found.row, accepted_step=step), step, "accepted_at = %s", (e.occurred_at,))
 
 
+@enrollments.handles("enrollment", "MessageBounced")
+def _bounced(cur: Cursor, e: Envelope) -> None:
+    """A hard bounce ends the step as bounced; a soft one returns it to pending (to be sent again)."""
+    reason = e.payload["reason"]
+    if e.payload["hard"]:
+        assignments = "status = 'bounced', attempts = attempts + 1, reason = %s, bounced_at = %s"
+        _step_changed(cur, e, "bounced", assignments, (reason, e.occurred_at))
+    else:
+        _step_changed(cur, e, "pending", "status = 'pending', attempts = attempts + 1, reason = %s", (reason,))
+
+
+@enrollments.handles("enrollment", "OutOfOfficeDetected")
+def _away(cur: Cursor, e: Envelope) -> None:
+    found = _load(cur, e)
+    if found:
+        _save(cur, e, found, replace(found.row, status="paused") if found.row.status == "active" else found.row)
+
+
 @enrollments.handles("enrollment", "EnrollmentPaused")
 def _paused(cur: Cursor, e: Envelope) -> None:
     found = _load(cur, e)

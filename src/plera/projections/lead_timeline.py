@@ -202,6 +202,23 @@ def _accepted(cur: Cursor, e: Envelope) -> None:
     _record(cur, e, "Accepted the LinkedIn invite")
 
 
+@timeline.handles("enrollment", "OutOfOfficeDetected")
+def _away(cur: Cursor, e: Envelope) -> None:
+    until = datetime.fromisoformat(e.payload["until"])
+    _record(cur, e, f"Out of office until {until:%Y-%m-%d}: paused, not a reply")
+
+
+@timeline.handles("enrollment", "MessageBounced")
+def _bounced(cur: Cursor, e: Envelope) -> None:
+    how = "bounced for good" if e.payload["hard"] else "bounced for now, to be sent again"
+    _record(cur, e, f"{_step(cur, e)} {how}: {e.payload['reason']}")
+
+
+@timeline.handles("enrollment", "OutcomeRecorded")
+def _outcome(cur: Cursor, e: Envelope) -> None:
+    _record(cur, e, f"Outcome recorded: {e.payload['outcome'].replace('_', ' ')}")
+
+
 @timeline.handles("enrollment", "EnrollmentPaused")
 def _paused(cur: Cursor, e: Envelope) -> None:
     _record(cur, e, f"Paused: {e.payload['reason']}")
