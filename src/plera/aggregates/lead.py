@@ -9,6 +9,7 @@ from uuid import UUID, uuid4, uuid5
 from plera.aggregates.base import PleraAggregate
 from plera.aggregates.channels import Channel
 from plera.aggregates.errors import InvalidValue
+from plera.aggregates.lead_inbox import LeadInbox
 
 LEAD_FIELDS = (
     "first_name",
@@ -46,7 +47,7 @@ def lead_id_for(workspace_id: UUID, *, email: str | None, linkedin_url: str | No
     raise InvalidValue("a lead needs an email or a LinkedIn URL")
 
 
-class Lead(PleraAggregate):
+class Lead(LeadInbox):
     class LeadImported(PleraAggregate.Created):
         workspace_id: UUID
         source_group_id: UUID

@@ -120,6 +120,40 @@ class Workspace(PleraAggregate):
             return None
         return key["name"]
 
+    class UnmatchedMailReceived(PleraAggregate.Event):
+        """Mail no lead of the workspace could be matched to: kept for the inbox, changes nothing else."""
+
+        message_id: str
+        from_address: str | None
+        subject: str | None
+        text: str
+        classification: str
+
+        def apply(self, workspace: Workspace) -> None:
+            pass
+
+    def record_unmatched(
+        self,
+        *,
+        message_id: str,
+        from_address: str | None,
+        subject: str | None,
+        text: str,
+        classification: str,
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self._record(
+            self.UnmatchedMailReceived,
+            at=at,
+            actor=actor,
+            message_id=message_id,
+            from_address=from_address,
+            subject=subject,
+            text=text,
+            classification=classification,
+        )
+
     class SettingsChanged(PleraAggregate.Event):
         changes: dict[str, Any]
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.types.json import Jsonb
 
 from plera.envelope import Envelope
@@ -49,7 +49,10 @@ enrollments = Projection(
         " status text NOT NULL, eligible_at timestamptz, attempts int NOT NULL DEFAULT 0, reason text,"
         " sent_at timestamptz, accepted_at timestamptz, replied_credit boolean NOT NULL DEFAULT false,"
         " bounced_at timestamptz, failed_at timestamptz, outcome_unknown_at timestamptz, skipped_at timestamptz,"
-        " PRIMARY KEY (enrollment_id, step)) WITH (fillfactor = 80)",
+        " message_id text, sender_id uuid, PRIMARY KEY (enrollment_id, step)) WITH (fillfactor = 80)",
+        # Inbound mail finds the step it answers by our Message-ID (In-Reply-To, References, a bounce's original).
+        "CREATE INDEX IF NOT EXISTS enrollment_steps_message_idx ON enrollment_steps (message_id)"
+        " WHERE message_id IS NOT NULL",
         *sequence_counts.DDL,
     ],
 )
@@ -205,7 +208,14 @@ def _scheduled(cur: Cursor, e: Envelope) -> None:
 
 @enrollments.handles("enrollment", "StepDispatching")
 def _dispatching(cur: Cursor, e: Envelope) -> None:
-    _step_changed(cur, e, "dispatching", "status = 'dispatching'")
+    p = e.payload
+    _step_changed(
+        cur,
+        e,
+        "dispatching",
+        "status = 'dispatching', message_id = %s, sender_id = %s",
+        (p["message_id"], p["sender_id"]),
+    )
 
 
 @enrollments.handles("enrollment", "MessageSent")
@@ -306,3 +316,18 @@ def _completed(cur: Cursor, e: Envelope) -> None:
     found = _load(cur, e)
     if found:
         _save(cur, e, found, found.row.closed("completed"))
+
+
+# ---- queries
+
+
+def step_of_message(conn: Connection, message_ids: list[str]) -> tuple[Any, int, Any] | None:
+    """(enrollment id, step, sender id) of the first of these outbound message ids that is ours."""
+    if not message_ids:
+        return None
+    row = conn.execute(
+        "SELECT enrollment_id, step, sender_id FROM read.enrollment_steps WHERE message_id = ANY(%s)"
+        " ORDER BY array_position(%s, message_id) LIMIT 1",
+        (message_ids, message_ids),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
