@@ -19,6 +19,7 @@ from plera.aggregates.run import Run
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
+from plera.aggregates.suppressions import SuppressionList
 from plera.aggregates.workspace import Workspace
 
 AGGREGATE_NAMES: dict[type, str] = {
@@ -30,6 +31,7 @@ AGGREGATE_NAMES: dict[type, str] = {
     StrategyProfile: "strategy_profile",
     Sequence: "sequence",
     LeadEnrollment: "enrollment",
+    SuppressionList: "suppression_list",  # an addition to the contract: docs/decisions/0008-suppressions.md
 }
 BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "workspace_id", "actor"}

@@ -15,6 +15,7 @@ from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.errors import NotFound
 from plera.aggregates.lead import Lead, SourceGroup
 from plera.aggregates.sequence import Sequence as SequenceAggregate
+from plera.aggregates.suppressions import SuppressionList
 from plera.aggregates.workspace import Workspace
 
 A = TypeVar("A", bound=PleraAggregate)
@@ -31,6 +32,7 @@ class Plera(Application[UUID]):
         SourceGroup: 20,
         LeadEnrollment: 50,
         Lead: 50,
+        SuppressionList: 50,
     }
 
 

@@ -41,7 +41,12 @@ OUTCOMES = ("replied", "meeting_booked", "not_interested")
 
 
 def message_id_for(enrollment_id: UUID, step: int, attempt: int) -> str:
-    """The outbound message id, derived so that a retried decision names the same message."""
+    """The outbound message id, derived so that a retried decision names the same message.
+
+    `attempt` counts the messages of the step that were returned undelivered (soft bounces): a
+    send retried after a passing failure keeps its id (the provider's idempotency key, since the
+    failure may have hidden a success), while one sent again after a bounce is a new message.
+    """
     return f"<{uuid5(enrollment_id, f'step:{step}:attempt:{attempt}')}@plera>"
 
 
@@ -334,6 +339,10 @@ class LeadEnrollment(PleraAggregate):
     def attempts_of(self, step: int) -> int:
         return int(self._state(step)["attempts"])
 
+    def message_attempt(self, step: int) -> int:
+        """Which message of the step a send is (see message_id_for): a new one only after a bounce."""
+        return int(self._state(step).get("bounces", 0))
+
     def skip_channel(self, *, channel_family: str, reason: str, at: datetime, actor: str) -> None:
         """Skips every waiting step on the channel ("email" or "linkedin"): the recipient cannot be reached on it."""
         for number, state in enumerate(self.steps, start=1):
@@ -378,6 +387,7 @@ class LeadEnrollment(PleraAggregate):
             state = enrollment._state(self.step)
             state["attempts"] += 1
             state["reason"] = self.reason
+            state["bounces"] = state.get("bounces", 0) + 1
             if self.hard:
                 state.update(status=StepStatus.BOUNCED.value, done_at=self.timestamp.isoformat())
             else:
@@ -414,7 +424,7 @@ class LeadEnrollment(PleraAggregate):
         if self.outcome == outcome:
             return
         self._record(self.OutcomeRecorded, at=at, actor=actor, outcome=outcome)
-        self.record_reply(channel="manual", message_ref=None, at=at, actor=actor)
+        self.record_reply(channel="manual", message_ref=None, at=at, actor=actor, stop_reason=outcome)
         if self.is_open:
             self._record(self.EnrollmentStopped, at=at, actor=actor, reason=outcome)
 
@@ -428,7 +438,9 @@ class LeadEnrollment(PleraAggregate):
             if enrollment.replied_at is None:
                 enrollment.replied_at = self.timestamp
 
-    def record_reply(self, *, channel: str, message_ref: str | None, at: datetime, actor: str) -> None:
+    def record_reply(
+        self, *, channel: str, message_ref: str | None, at: datetime, actor: str, stop_reason: str = "replied"
+    ) -> None:
         """Records a reply and at once skips every remaining no_reply step; `always` steps remain."""
         self._record(self.ReplyDetected, at=at, actor=actor, channel=channel, message_ref=message_ref)
         if not self.is_open:
@@ -438,7 +450,7 @@ class LeadEnrollment(PleraAggregate):
             if waiting and self.condition_of(number) is Condition.NO_REPLY:
                 self._record(self.StepSkipped, at=at, actor=actor, step=number, reason="replied")
         if self.is_open and self.next_step is None:
-            self._record(self.EnrollmentStopped, at=at, actor=actor, reason="replied")
+            self._record(self.EnrollmentStopped, at=at, actor=actor, reason=stop_reason)
 
     class EnrollmentPaused(PleraAggregate.Event):
         reason: str

@@ -80,3 +80,13 @@ class LaunchBlocked(DomainError):
     def __init__(self, detail: str, findings: list[dict[str, object]]) -> None:
         super().__init__(detail)
         self.findings = findings
+
+
+class InvalidAddress(InvalidValue):
+    """A suppression's value is not what its kind says: an email address, a domain, a LinkedIn profile URL."""
+
+    code = "invalid_address"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code  # invalid_email, invalid_domain or invalid_linkedin_url, as a lead import says

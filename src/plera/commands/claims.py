@@ -98,6 +98,8 @@ def claim_due(sv: Services, worker: str, *, limit: int = 50, workspace_id: UUID 
         started = _lock_started(conn, ctx, rows, now)
         claims = []
         for row in rows:
+            if row[7] is not None and not _first_in_line(conn, row, now, workspace_id):
+                continue  # an earlier step of this sender is another worker's: it goes first
             decision = _decide(ctx, counters, started, row, now)
             if isinstance(decision, Claim):
                 _take(conn, decision, worker)
@@ -109,6 +111,21 @@ def claim_due(sv: Services, worker: str, *, limit: int = 50, workspace_id: UUID 
                 )
         _write_counters(conn, counters, started)
     return claims
+
+
+def _first_in_line(conn: Connection, row: tuple[Any, ...], now: datetime, workspace_id: UUID | None) -> bool:
+    """Whether the row is its sender's earliest due step. Asked once the sender's counter is locked,
+    so that when two workers hold different steps of one sender, the earlier step takes the slot
+    and what does not fit rolls over in eligible-time order."""
+    first = conn.execute(
+        "SELECT d.enrollment_id, d.step FROM read.due_queue d"
+        " JOIN read.catalog s ON s.id = d.sequence_id AND s.status = 'active'"
+        " WHERE d.sender_id = %s AND NOT d.paused AND coalesce(d.not_before, d.eligible_at) <= %s"
+        " AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())"
+        " ORDER BY d.eligible_at, d.enrollment_id, d.step LIMIT 1",
+        (row[7], now),
+    ).fetchone()
+    return first is None or (first[0], first[1]) == (row[0], row[1])
 
 
 def _day_of(ctx: _Context, workspace_id: UUID, now: datetime) -> date:

@@ -29,6 +29,7 @@ from plera.channels.email import SendFailed
 from plera.commands.claims import Claim, finish, release
 from plera.commands.next_step import rules_of, schedule_next, zone_of
 from plera.commands.outbound import OutboundMessage, Unrenderable, send_step
+from plera.commands.suppressions import suppression_for
 from plera.runtime import Services
 from plera.scheduling import policy
 
@@ -62,7 +63,7 @@ def dispatch(sv: Services, claim: Claim) -> str:
     if sender is not None and sender.status != "active":
         release(sv, claim, refund=True)
         return "cancelled"
-    skip = _reason_to_skip(enrollment, lead, sender, sequence, step, now)
+    skip = _reason_to_skip(sv, enrollment, lead, sender, sequence, step, now)
     if skip == "wait":
         deadline = (enrollment.invite_sent_at() or now) + ACCEPT_TIMEOUT
         release(sv, claim, refund=True, not_before=deadline)
@@ -71,7 +72,7 @@ def dispatch(sv: Services, claim: Claim) -> str:
         return _skipped(sv, claim, enrollment, sequence, rules, zone, skip)
     assert sender is not None
 
-    message_id = message_id_for(enrollment.id, step, enrollment.attempts_of(step))
+    message_id = message_id_for(enrollment.id, step, enrollment.message_attempt(step))
     try:  # rendered before the decision: nothing but the append may stand between the re-check and it
         message = OutboundMessage.for_step(sv, sequence, enrollment, lead, sender, step, message_id, now)
     except Unrenderable as e:
@@ -112,7 +113,13 @@ def _still_waiting(enrollment: LeadEnrollment, step: int) -> bool:
 
 
 def _reason_to_skip(
-    enrollment: LeadEnrollment, lead: Lead, sender: SenderAccount | None, sequence: Sequence, step: int, now: datetime
+    sv: Services,
+    enrollment: LeadEnrollment,
+    lead: Lead,
+    sender: SenderAccount | None,
+    sequence: Sequence,
+    step: int,
+    now: datetime,
 ) -> str | None:
     """Why the step cannot go out to this lead at all (it is skipped), "wait" for an invite's
     acceptance, or None when it may go."""
@@ -123,6 +130,14 @@ def _reason_to_skip(
         return "no email address"
     if channel != "email" and not lead.details.get("linkedin_url"):
         return "no LinkedIn URL"
+    suppressed = suppression_for(
+        sv,
+        lead.workspace_id,
+        email=lead.details.get("email") if channel == "email" else None,
+        linkedin_url=lead.details.get("linkedin_url") if channel != "email" else None,
+    )
+    if suppressed is not None:
+        return f"suppressed: {suppressed['skip_reason']}"
     if sequence.approved_text(step, lead.id) is None:
         return "no approved message"
     if enrollment.waits_for_acceptance(step):

@@ -13,8 +13,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ConfigDict, Field
 
-from plera.aggregates.enrollment import LeadEnrollment
-from plera.aggregates.lead import normalise_linkedin_url
+from plera.aggregates.lead import Lead, normalise_linkedin_url
+from plera.commands.replies import change, open_enrollments, person_replied
 from plera.runtime import Services
 
 ACTOR = "webhook"
@@ -33,54 +33,82 @@ class LinkedInEvent(BaseModel):
 
 def take_in(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
     """Applies the event to the person's open enrollments; returns how many changed (0 for a repeat)."""
+    key = f"linkedin:{event.event_id}"
     with sv.db.pool.connection() as conn:
         fresh = conn.execute(
             "INSERT INTO plera_webhook_events (workspace_id, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (workspace_id, f"linkedin:{event.event_id}"),
+            (workspace_id, key),
         ).rowcount
     if not fresh:
         return 0
     try:
-        return sum(
-            _apply(sv, enrollment_id, event) for enrollment_id in _enrollments_of(sv, workspace_id, event.profile_url)
-        )
+        return _apply(sv, workspace_id, event)
     except Exception:
         with sv.db.pool.connection() as conn:  # not taken in: the provider's retry must be
             conn.execute(
-                "DELETE FROM plera_webhook_events WHERE workspace_id = %s AND event_id = %s",
-                (workspace_id, f"linkedin:{event.event_id}"),
+                "DELETE FROM plera_webhook_events WHERE workspace_id = %s AND event_id = %s", (workspace_id, key)
             )
         raise
 
 
-def _enrollments_of(sv: Services, workspace_id: UUID, profile_url: str) -> list[UUID]:
-    """The open enrollments of the person with this profile, in every sequence of the workspace."""
+def _apply(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
+    leads = leads_with_profile(sv, workspace_id, event.profile_url)
+    if event.type == "invite_accepted":
+        at = sv.clock.now()
+        return sum(
+            change(sv, e, lambda x: x.record_invite_accepted(at=at, actor=ACTOR))
+            for e in open_enrollments(sv, workspace_id, leads)
+        )
+    changed = 0
+    for lead_id in leads:
+        _record_received(sv, workspace_id, lead_id, event)
+        changed += len(
+            person_replied(sv, workspace_id, lead_id, channel="linkedin", message_ref=event.message_id, actor=ACTOR)
+        )
+    return changed
+
+
+def _record_received(sv: Services, workspace_id: UUID, lead_id: UUID, event: LinkedInEvent) -> None:
+    """The message in the lead's LinkedIn thread with the sender it came to (the account id names it)."""
+    sender_id = _sender_of_account(sv, workspace_id, event.account_id)
+    for _ in range(5):
+        lead = sv.events.get(lead_id, Lead, workspace_id)
+        lead.record_received(
+            channel="linkedin",
+            sender_id=sender_id,
+            message_id=event.message_id or f"linkedin:{event.event_id}",
+            subject=None,
+            text=event.text or "",
+            classification="reply",
+            in_reply_to=None,
+            at=sv.clock.now(),
+            actor=ACTOR,
+        )
+        try:
+            sv.events.save(lead)
+            return
+        except IntegrityError:
+            continue
+
+
+def _sender_of_account(sv: Services, workspace_id: UUID, account_id: str) -> UUID | None:
+    with sv.db.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT id FROM read.catalog WHERE workspace_id = %s AND kind = 'sender_account'"
+            " AND data->>'channel' = 'linkedin' AND data->>'account_id' = %s LIMIT 1",
+            (workspace_id, account_id),
+        ).fetchone()
+    return row[0] if row else None
+
+
+def leads_with_profile(sv: Services, workspace_id: UUID, profile_url: str) -> list[UUID]:
+    """The workspace's leads with this LinkedIn profile (one, as leads are unique by it when they lack email)."""
     wanted = normalise_linkedin_url(profile_url)
     with sv.db.pool.connection() as conn:
         rows = conn.execute(
-            "SELECT e.id FROM read.leads l JOIN read.enrollments e ON e.lead_id = l.id"
-            " WHERE l.workspace_id = %s AND e.status IN ('active', 'paused')"
-            " AND lower(rtrim(regexp_replace(regexp_replace(btrim(l.linkedin_url), '^https?://(www\\.)?', '', 'i'),"
+            "SELECT id FROM read.leads WHERE workspace_id = %s"
+            " AND lower(rtrim(regexp_replace(regexp_replace(btrim(linkedin_url), '^https?://(www\\.)?', '', 'i'),"
             " '[?#].*$', ''), '/')) = %s",
             (workspace_id, wanted),
         ).fetchall()
     return [r[0] for r in rows]
-
-
-def _apply(sv: Services, enrollment_id: UUID, event: LinkedInEvent) -> int:
-    for _ in range(5):
-        enrollment = sv.events.get(enrollment_id, LeadEnrollment)
-        at = sv.clock.now()
-        if event.type == "invite_accepted":
-            changed = enrollment.record_invite_accepted(at=at, actor=ACTOR)
-        else:
-            enrollment.record_reply(channel="linkedin", message_ref=event.message_id, at=at, actor=ACTOR)
-            changed = True
-        if not changed:
-            return 0
-        try:
-            sv.events.save(enrollment)
-            return 1
-        except IntegrityError:  # a dispatch or another event came first: apply to what it is now
-            continue
-    raise RuntimeError(f"could not record {event.type} on enrollment {enrollment_id}")

@@ -94,6 +94,7 @@ def _sender_added(cur: Cursor, e: Envelope) -> None:
         "weekly_invite_limit": p["weekly_invite_limit"],
         "premium": p["premium"],
         "paused_reason": None,
+        "account_id": (p.get("connection") or {}).get("account_id"),  # a LinkedIn provider's, for its webhooks
     }
     _insert(cur, e, kind="sender_account", name=p["name"], status="active", parent=None, data=data)
 

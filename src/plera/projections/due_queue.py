@@ -33,7 +33,7 @@ due_queue = Projection(
         "CREATE TABLE IF NOT EXISTS due_enrollments ("
         " enrollment_id uuid PRIMARY KEY, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
         " lead_id uuid NOT NULL, channels text[] NOT NULL, senders jsonb NOT NULL, paused boolean NOT NULL,"
-        " version int NOT NULL)"
+        " away_until timestamptz, version int NOT NULL)"
         " WITH (fillfactor = 80)",  # most enrollment events move `version`: room for HOT updates
         "CREATE TABLE IF NOT EXISTS due_queue ("
         " enrollment_id uuid NOT NULL, step int NOT NULL, workspace_id uuid NOT NULL, sequence_id uuid NOT NULL,"
@@ -45,6 +45,9 @@ due_queue = Projection(
         "CREATE INDEX IF NOT EXISTS due_queue_due_idx ON due_queue ((coalesce(not_before, eligible_at)))"
         " WHERE NOT paused",
         "CREATE INDEX IF NOT EXISTS due_queue_eligible_idx ON due_queue (eligible_at, enrollment_id, step)",
+        "CREATE INDEX IF NOT EXISTS due_queue_sender_idx ON due_queue (sender_id, eligible_at, enrollment_id, step)"
+        " WHERE NOT paused",
+        "CREATE INDEX IF NOT EXISTS due_enrollments_away_idx ON due_enrollments (away_until) WHERE away_until IS NOT NULL",
     ],
     volatile={"due_queue": frozenset({"claimed_by", "lease_until", "not_before"})},
 )
@@ -108,8 +111,9 @@ def _enrollment_closed(cur: Cursor, e: Envelope) -> None:
 
 
 def _pause_changed(cur: Cursor, e: Envelope, paused: bool) -> None:
+    advance = _ADVANCE if paused else _ADVANCE.replace("paused = coalesce(", "away_until = NULL, paused = coalesce(")
     cur.execute(
-        _ADVANCE + "UPDATE due_queue d SET paused = g.paused, version = %(v)s FROM g"
+        advance + "UPDATE due_queue d SET paused = g.paused, version = %(v)s FROM g"
         " WHERE d.enrollment_id = g.enrollment_id",
         _params(e, paused=paused),
     )
@@ -137,7 +141,11 @@ def _paused(cur: Cursor, e: Envelope) -> None:
 
 @due_queue.handles("enrollment", "OutOfOfficeDetected")
 def _away(cur: Cursor, e: Envelope) -> None:
-    _pause_changed(cur, e, True)
+    cur.execute(
+        _ADVANCE.replace("paused = coalesce(%(paused)s, paused)", "paused = true, away_until = %(until)s")
+        + "UPDATE due_queue d SET paused = true, version = %(v)s FROM g WHERE d.enrollment_id = g.enrollment_id",
+        _params(e, until=datetime.fromisoformat(e.payload["until"])),
+    )
 
 
 @due_queue.handles("enrollment", "EnrollmentResumed")

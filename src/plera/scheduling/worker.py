@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from plera.commands.away import wake_returned
 from plera.commands.claims import claim_due
 from plera.commands.dispatch import dispatch
 from plera.commands.recovery import recover_expired
@@ -77,6 +78,10 @@ class Worker:
     def recover(self) -> int:
         return recover_expired(self.sv)
 
+    def wake(self) -> int:
+        """Leads back from an out-of-office pause go on."""
+        return wake_returned(self.sv)
+
     def rollover(self) -> int:
         """A new day: rows held back by a full limit come due again from their window, in eligible-time
         order (their not_before passes; the claim orders by eligible time), and counters older than the
@@ -112,6 +117,7 @@ class Worker:
         scheduler.add_job(self._guarded("dispatch", self.dispatch_due), "interval", seconds=self.tick, id="dispatch")
         scheduler.add_job(self._guarded("recover", self.recover), "interval", seconds=15, id="recover")
         scheduler.add_job(self._guarded("rollover", self.rollover), "interval", minutes=10, id="rollover")
+        scheduler.add_job(self._guarded("wake", self.wake), "interval", seconds=30, id="wake")
         scheduler.start()
         self._scheduler = scheduler
         log.info("worker %s started", self.name)

@@ -6,13 +6,14 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from plera.api.auth import CallerDep
 from plera.api.deps import EnrollmentId, ServicesDep
 from plera.api.models import Instant
 from plera.api.problems import responses
 from plera.commands.enrollments import control_enrollment
+from plera.commands.replies import record_outcome
 from plera.commands.workspaces import Caller
 from plera.runtime import Services
 
@@ -23,7 +24,7 @@ class EnrollmentStepOut(BaseModel):
     step: int
     channel: str
     condition: Literal["always", "no_reply"]
-    status: Literal["pending", "scheduled", "dispatching", "sent", "skipped", "failed", "outcome_unknown"]
+    status: Literal["pending", "scheduled", "dispatching", "sent", "skipped", "failed", "outcome_unknown", "bounced"]
     eligible_at: Instant | None
     message_id: str | None
     reason: str | None
@@ -40,6 +41,21 @@ class EnrollmentOut(BaseModel):
     next_step: int | None
     version: int
     steps: list[EnrollmentStepOut]
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["replied", "meeting_booked", "not_interested"]
+
+
+@router.post(
+    "/{enrollment_id}/outcome",
+    response_model=EnrollmentOut,
+    summary="Record a reply by phone or one that was missed: stops the lead like a reply (every sequence), and counts",
+)
+def post_outcome(sv: ServicesDep, caller: CallerDep, enrollment_id: EnrollmentId, body: OutcomeIn) -> dict[str, Any]:
+    return record_outcome(sv, caller.workspace_id, enrollment_id, body.outcome, caller.actor).as_dict()
 
 
 @router.post("/{enrollment_id}/pause", response_model=EnrollmentOut, summary="Pause one lead in its sequence")

@@ -15,6 +15,7 @@ from plera.aggregates.workspace import Workspace
 from plera.api.deps import ServicesDep
 from plera.api.problems import ApiError, responses
 from plera.channels.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from plera.commands.email_inbound import take_in_email
 from plera.commands.linkedin_inbound import LinkedInEvent, take_in
 from plera.runtime import Services
 
@@ -34,6 +35,20 @@ async def signed_body(sv: Services, workspace_id: str, request: Request) -> tupl
     if not verify(secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, time.time()):
         raise ApiError(401, "bad_signature", "the signature or its timestamp is not valid")
     return workspace.id, body
+
+
+@router.post(
+    "/{workspace_id}/email/inbound",
+    status_code=202,
+    summary="A raw RFC 5322 message (message/rfc822): matched, classified and applied before the 202",
+    openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def post_email(sv: ServicesDep, workspace_id: str, request: Request) -> dict[str, Any]:
+    ws, body = await signed_body(sv, workspace_id, request)
+    if not body.strip():
+        raise ApiError(422, "invalid_request", "the body must be a raw RFC 5322 message")
+    taken = await run_in_threadpool(take_in_email, sv, ws, body)
+    return taken.as_dict()
 
 
 @router.post(
