@@ -237,10 +237,25 @@ def test_headers_that_do_not_mark_a_message_automatic(header: str) -> None:
         ("Re: Eine Frage", "Ich bin diese Woche au\u00dfer Haus."),
         ("Re: Une question", "Je suis absent, en cong\u00e9 cette semaine."),
         ("Re: Una pregunta", "Estoy fuera, de vacaciones."),
+        ("AUTO: Klaus Wagner ist au\u00dfer Haus (R\u00fcckkehr am 16.03.2026)", "Ich bin abwesend."),
+        ("[EXT] Automatic reply: A question", "Thanks for your email."),
     ],
 )
 def test_the_usual_phrases_mark_an_auto_reply_without_any_header(subject: str, text: str) -> None:
     raw = message("From: someone@contoso.example", f"Subject: {subject}", body=text)
+
+    assert classify(parse(raw), now=NOW).kind == "auto_reply"
+
+
+def test_a_reply_in_a_thread_whose_subject_speaks_of_vacations_is_a_reply() -> None:
+    raw = message("From: lena@northwind.example", "Subject: Re: Out of office planning for your team", body="Yes!")
+
+    assert classify(parse(raw), now=NOW).kind == "reply"
+
+
+def test_a_long_notice_that_declares_itself_automatic_is_an_auto_reply() -> None:
+    text = "Dies ist eine automatische Antwort. " + "Wir bearbeiten Ihre Anfrage so schnell wie m\u00f6glich. " * 20
+    raw = message("From: info@northwind.example", "Subject: Re: Eine Frage", body=text)
 
     assert classify(parse(raw), now=NOW).kind == "auto_reply"
 
@@ -257,6 +272,23 @@ def test_a_long_human_reply_that_mentions_a_vacation_is_a_reply() -> None:
     raw = message("From: lena@northwind.example", "Subject: Re: A question", body=text)
 
     assert classify(parse(raw), now=NOW).kind == "reply"
+
+
+def test_a_read_receipt_is_automatic_not_a_reply() -> None:
+    raw = message(
+        "From: Lena Fischer <lena@northwind.example>",
+        "Subject: Read: A question for Northwind",
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="r"',
+        body=(
+            "--r\r\nContent-Type: text/plain\r\n\r\nYour message was read on Monday, March 9, 2026.\r\n"
+            "--r\r\nContent-Type: message/disposition-notification\r\n\r\n"
+            "Final-Recipient: rfc822;lena@northwind.example\r\n"
+            "Original-Message-ID: <5a1e2c4b-8f3d-5b7e-9a6c-1d2e3f4a5b6c@plera>\r\n"
+            "Disposition: manual-action/MDN-sent-manually; displayed\r\n--r--\r\n"
+        ),
+    )
+
+    assert classify(parse(raw), now=NOW).kind == "auto_reply"
 
 
 def test_a_delivery_notice_of_success_is_automatic_not_a_bounce() -> None:
@@ -347,6 +379,7 @@ def test_a_request_to_be_removed_is_an_unsubscribe(subject: str, text: str) -> N
     "text",
     [
         "Please remove me from the CC and add my colleague Jan instead.",
+        "Don't email me the deck, just bring it on Tuesday.",
         "Don't stop, this is interesting. Can we talk on Thursday?",
         "Thanks Alex. Before we talk: our compliance team asks that every vendor email has a working"
         " unsubscribe link, and yours does, so that is fine. Tuesday 10:00 works for me; I will bring my"
@@ -443,6 +476,7 @@ def test_a_bounce_outranks_the_auto_submitted_header_it_carries() -> None:
             None,
         ),
         ("Returned mail: see transcript for details", "Deferred: Connection timed out with mx.y.example", False, None),
+        ("Message not delivered", "x@y.example: 554 5.2.1 mailbox disabled", True, "5.2.1"),
     ],
 )
 def test_a_non_standard_bounce_is_hard_by_its_status_code_else_by_its_words(
@@ -456,6 +490,18 @@ def test_a_non_standard_bounce_is_hard_by_its_status_code_else_by_its_words(
     assert verdict.bounce is not None
     assert (verdict.bounce.hard, verdict.bounce.status) == (hard, status)
     assert verdict.bounce.recipients == (["x@y.example"] if "x@y" in text else [])
+
+
+def test_a_text_notice_of_successful_delivery_is_not_a_bounce() -> None:
+    raw = message(
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+        "Subject: Delivery Status Notification (Success)",
+        "Auto-Submitted: auto-replied",
+        body="This is an automatically generated Delivery Status Notification.\r\n\r\n"
+        "Your message has been successfully relayed to the following recipients: lena@northwind.example",
+    )
+
+    assert classify(parse(raw), now=NOW).kind == "auto_reply"
 
 
 def test_a_human_message_from_postmaster_without_failure_words_is_not_a_bounce() -> None:
@@ -500,6 +546,12 @@ def test_lines_quoted_with_a_chevron_are_dropped_wherever_they_are() -> None:
     body = "Yes.\n> Would Tuesday work?\nAnd bring Jan.\n  >> Who else?\n"
 
     assert new_text(body) == "Yes.\nAnd bring Jan."
+
+
+def test_answers_written_between_quoted_lines_are_kept_under_a_wrapped_attribution() -> None:
+    body = "On Mon, Mar 2, 2026 at 9:00 AM Alex Martin <\nalex@plera.example> wrote:\n> Tuesday?\nYes, Tuesday.\n"
+
+    assert new_text(body) == "Yes, Tuesday."
 
 
 def test_a_line_that_merely_starts_with_on_is_kept() -> None:

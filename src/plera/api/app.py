@@ -15,6 +15,7 @@ from plera.api.routes import (
     dev,
     enrollments,
     health,
+    inbox,
     leads,
     messaging,
     metrics,
@@ -24,6 +25,8 @@ from plera.api.routes import (
     source_groups,
     strategy_profiles,
     subscribers,
+    suppressions,
+    unsubscribe,
     webhooks,
     workspace,
 )
@@ -70,9 +73,12 @@ def create_app(sv: Services) -> FastAPI:
         messaging,
         enrollments,
         leads,
+        inbox,
         subscribers,
         dev,
         webhooks,
+        suppressions,
+        unsubscribe,
     ):
         v1.include_router(module.router)
     app.include_router(v1)

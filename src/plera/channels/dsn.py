@@ -46,6 +46,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"|no se puede entregar|no entregado)",
     re.IGNORECASE,
 )
+_SUCCESS = re.compile(r"\bsuccess", re.IGNORECASE)
 _HARD_WORDS = re.compile(
     r"permanent|does not exist|doesn't exist|does not have an account|user unknown|unknown user"
     r"|no such (?:user|mailbox|recipient|address)|address (?:not found|rejected)|invalid (?:recipient|address)"
@@ -55,7 +56,7 @@ _HARD_WORDS = re.compile(
 )
 # Where a notice's own text ends and the returned copy of the message begins.
 _RETURNED_COPY = re.compile(
-    r"^(?:[ \t]*-{2,}.*(?:original message|copy of the message|below this line|undelivered message)"
+    r"^(?:[ \t]*--[^\n]*?(?:original message|copy of the message|below this line|undelivered message)"
     r"|[ \t]*original message headers|(?:return-path|received|dkim-signature|message-id|mime-version):)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -162,11 +163,14 @@ def notice_text(text: str) -> str:
 
 
 def _looks_like_bounce(inbound: Inbound) -> bool:
+    if _SUCCESS.search(inbound.subject):  # "Delivery Status Notification (Success)"
+        return False
     if _BOUNCE_SUBJECT.search(inbound.subject):
         return True
-    daemon = is_daemon(inbound.from_address) or "mail delivery" in (inbound.from_name or "").lower()
+    if not (is_daemon(inbound.from_address) or "mail delivery" in (inbound.from_name or "").lower()):
+        return False
     own = notice_text(inbound.full_text)
-    return daemon and (_status_in(own) is not None or bool(_HARD_WORDS.search(own)) or "undeliver" in own.lower())
+    return _status_in(own) is not None or bool(_HARD_WORDS.search(own)) or "undeliver" in own.lower()
 
 
 def _is_hard(status: str | None, action: str | None) -> bool:

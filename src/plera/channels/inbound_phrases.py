@@ -6,14 +6,17 @@ typographic apostrophes as "'". Text is folded before it is matched, so "Répons
 
 The rules, as the classifier applies them to a message's new text (quotes and signature removed):
 - the new text (`new_text`) ends at the first quote header (attribution lines, Outlook separators
-  and header blocks, "-- " signatures, mobile footers), and has no ">" lines;
-- an automatic reply is named by its subject ("Automatic reply: …", "Out of Office", "Abwesenheitsnotiz",
-  "Réponse automatique", "Respuesta automática", ...), or by text that names itself automatic
-  ("automatic reply", "Ich bin … nicht im Büro", "message d'absence", ...), or, only in a text of at
-  most `SHORT_AUTO_WORDS` words, by a statement of absence ("I am out of the office", "on vacation",
-  "I'm away until", "außer Haus", "je suis absent", "en congé", "estoy fuera", "de vacaciones", ...).
-  A person may write such a statement in a human reply; a long text with one is taken as a reply,
-  because treating a human reply as automatic would resume the follow-ups they answered;
+  and header blocks, "-- " signatures, mobile footers), and has no ">" lines. An attribution with
+  nothing written above it and ">" lines after it is bottom-posting: only it is dropped;
+- an automatic reply is named by the start of its subject ("Automatic reply: …", "Out of Office",
+  "Abwesenheitsnotiz", "Réponse automatique", "Respuesta automática", "AUTO:", ...; the rest of a
+  reply's subject is ours), or by text that declares itself automatic ("This is an automatic
+  reply", "Abwesenheitsnotiz", "message d'absence", ...), or, only in a text of at most
+  `SHORT_AUTO_WORDS` words, by a statement of absence ("I am out of the office", "Automatic reply",
+  "on vacation", "I'm away until", "limited access to email", "Ich bin bis … nicht im Büro",
+  "außer Haus", "je suis absent", "en congé", "estoy fuera", "de vacaciones", ...). A person may
+  write such a statement in a human reply; a long text with one is taken as a reply, because
+  treating a human reply as automatic would resume the follow-ups they answered;
 - an unsubscribe request is a clear request ("remove me from your list", "take me off your list",
   "stop emailing me", "please don't contact me", "tragen Sie mich aus", "keine weiteren E-Mails",
   "ne plus recevoir", "darme de baja", "no me escriba", ...) within the first `CLEAR_REQUEST_WORDS`
@@ -25,9 +28,9 @@ The rules, as the classifier applies them to a message's new text (quotes and si
   zum", "ab dem", "jusqu'au", "de retour le", "hasta el", "regreso el", ...), else the latest date
   anywhere in the text; dates in the past or more than `MAX_AWAY_DAYS` ahead are ignored. A date
   without a year is its next occurrence on or after today, unless it passed within the last
-  `RECENTLY_PASSED_DAYS` (then it is an absence's start, or a stale notice, and ignored). A slashed date is month first after an
-  English return word ("returning 03/14"), day first after another, and skipped when both orders
-  are possible and no return word says which.
+  `RECENTLY_PASSED_DAYS` (then it is an absence's start, or a stale notice, and ignored). A slashed
+  date is month first after an English return word ("returning 03/14"), day first after another,
+  and skipped when both orders are possible and no return word says which.
 """
 
 from __future__ import annotations
@@ -58,14 +61,16 @@ def words(text: str) -> list[str]:
 
 # --- quoted threads -------------------------------------------------------------------------------
 
-_SAYS = r"(?:wrote|schrieb|a ecrit|escribio)\s*:"
+# Each alternative has one unbounded part before a fixed word, so a long line costs linear time.
 ATTRIBUTION = re.compile(
-    r"^(?:on\b.{0,250}\bwrote\s*:"  # Gmail, Apple Mail, Thunderbird
-    r"|am\b.{0,250}\bschrieb\b.{0,250}:|.{0,250}\bschrieb am\b.{0,250}:"
-    r"|le\b.{0,250}\ba ecrit\s*:"
-    r"|el\b.{0,250}\bescribio\s*:"
-    rf"|.{{0,200}}(?:@|\d).{{0,200}}\b{_SAYS})$"
+    r"^(?:on\s.*\bwrote"  # Gmail, Apple Mail, Thunderbird: "On Mon, Mar 2, 2026 at 9:00 AM Alex <…> wrote:"
+    r"|am\s.*\bschrieb\b[^:]*"  # "Am 02.03.2026 um 09:00 schrieb Alex <…>:"
+    r"|.*\bschrieb am\b.*"  # "Alex schrieb am 02.03.2026 um 09:00:"
+    r"|le\s.*\ba ecrit"  # "Le lun. 2 mars 2026 à 09:00, Alex <…> a écrit :"
+    r"|el\s.*\bescribio"  # "El lun, 2 mar 2026 a las 9:00, Alex (<…>) escribió:"
+    r")\s*:$"
 )
+ATTRIBUTION_ANY = re.compile(r"^.*\b(?:wrote|schrieb|a ecrit|escribio)\s*:$")  # with an address or a date in it
 ATTRIBUTION_START = re.compile(r"^(?:on|am|le|el)\s")
 SEPARATOR = re.compile(
     r"^(?:-{2,}\s*(?:original message|ursprungliche nachricht|urspr\. nachricht|message d'origine"
@@ -89,12 +94,16 @@ def new_text(body: str) -> str:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     folded = [fold(line).strip() for line in lines]
     kept: list[str] = []
+    skip_until = 0
     for i, line in enumerate(lines):
+        if i < skip_until:
+            continue
         if line.rstrip() == "--":  # "-- ", the signature separator, often loses its space
             break
-        if _quote_starts(folded, i):
-            bottom_posted = not any(k.strip() for k in kept) and _next_line_quoted(folded, i)
-            if bottom_posted and ATTRIBUTION.match(folded[i]):
+        attribution = _attribution_lines(folded, i)
+        if attribution or _quote_starts(folded, i):
+            if attribution and not any(k.strip() for k in kept) and _next_line_quoted(folded, i + attribution - 1):
+                skip_until = i + attribution  # bottom-posting: answers follow between the quoted lines
                 continue
             break
         if not folded[i].startswith(">"):
@@ -102,20 +111,34 @@ def new_text(body: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
 
 
+def is_attribution(line: str) -> bool:
+    """Whether a folded line introduces a quote: "On … wrote:", "Am … schrieb …:", and the like."""
+    if len(line) > 600 or not line.endswith(":"):
+        return False
+    return bool(ATTRIBUTION.match(line) or (ATTRIBUTION_ANY.match(line) and re.search(r"[@\d]", line)))
+
+
+def _attribution_lines(folded: list[str], i: int) -> int:
+    """How many lines the attribution starting at line i spans (Gmail wraps long ones), or 0."""
+    line = folded[i]
+    if is_attribution(line):
+        return 1
+    if ATTRIBUTION_START.match(line) and not line.endswith(":"):
+        joined = line
+        for extra, following in enumerate(folded[i + 1 : i + 3], start=2):
+            joined = f"{joined} {following}"
+            if is_attribution(joined):
+                return extra
+    return 0
+
+
 def _quote_starts(folded: list[str], i: int) -> bool:
+    """Whether line i starts a quote other than an attribution: a separator or a header block."""
     line = folded[i]
     if not line or len(line) > 600:
         return False
-    if ATTRIBUTION.match(line) or SEPARATOR.match(line) or MOBILE_SIGNATURE.match(line):
+    if SEPARATOR.match(line) or MOBILE_SIGNATURE.match(line) or HEADERS_ON_ONE_LINE.match(line):
         return True
-    if HEADERS_ON_ONE_LINE.match(line):
-        return True
-    if ATTRIBUTION_START.match(line) and not line.endswith(":"):
-        joined = line
-        for following in folded[i + 1 : i + 3]:  # Gmail wraps a long "On … wrote:" line
-            joined = f"{joined} {following}"
-            if ATTRIBUTION.match(joined):
-                return True
     if HEADER_FROM.match(line):
         block = [f for f in folded[i + 1 : i + 8] if f]
         return any(HEADER_SENT.match(f) for f in block) and any(HEADER_TO.match(f) for f in block)
@@ -129,22 +152,26 @@ def _next_line_quoted(folded: list[str], i: int) -> bool:
 
 # --- automatic replies ----------------------------------------------------------------------------
 
-# Subjects that name the message automatic: "Automatic reply: …", "Abwesenheitsnotiz: …".
+# Subjects that start by naming the message automatic: "Automatic reply: …", "AUTO: …" (Notes).
+# Only the start counts: the rest of a reply's subject is usually ours ("Re: Your vacation plans").
 AUTO_SUBJECT = re.compile(
-    r"\b(?:automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|out of (?:the )?office|ooo\b"
-    r"|abwesenheitsnotiz|automatische antwort|abwesend|reponse automatique|absence du bureau|absente?\b"
-    r"|respuesta automatica|fuera de la oficina|ausencia\b|vacation|on leave)"
+    r"^\W*(?:\[[^\]]{0,30}\]\s*)?"  # a tag such as "[EXT]", but no "Re:": after it, the subject is ours
+    r"(?:auto:|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|out of (?:the )?office|ooo\b"
+    r"|vacation (?:reply|response|notice)|abwesenheitsnotiz|automatische antwort|abwesend"
+    r"|reponse automatique|absence du bureau|absente?\b|respuesta automatica|fuera de la oficina|ausencia\b)"
 )
-# Text that names itself automatic, whatever its length.
+# Text that declares itself automatic, whatever its length: "This is an automatic reply."
 AUTO_STRONG = re.compile(
-    r"\b(?:automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|autoresponder"
-    r"|this is an automated (?:reply|response|message)|abwesenheitsnotiz|automatische antwort"
-    r"|ich bin\b.{0,60}\bnicht im (?:buro|hause)|reponse automatique|message d'absence"
-    r"|respuesta automatica|mensaje de ausencia)\b"
+    r"\b(?:this is an? (?:automatic|automated|auto-generated|auto)[- ]?(?:reply|response|message|e-?mail|notification)"
+    r"|dies ist eine automatische (?:antwort|nachricht|benachrichtigung)|abwesenheitsnotiz"
+    r"|ceci est une reponse automatique|ceci est un message automatique|message d'absence"
+    r"|esta es una respuesta automatica|este es un mensaje automatico|mensaje de ausencia)\b"
 )
-# Statements of absence: also how a person writes a short human note, so only in short texts.
+# Statements of absence, and mentions of automation: a person may write these in a short human
+# note too ("I'm out of the office this week, call me"), so they count only in short texts.
 AUTO_WEAK = re.compile(
-    r"\b(?:out of (?:the )?office|limited access to (?:my )?e-?mails?|i am away|i'm away|i am currently away"
+    r"\b(?:automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|autoresponder|automatische antwort"
+    r"|reponse automatique|respuesta automatica|out of (?:the )?office|limited access to (?:my )?e-?mails?|i am away|i'm away|i am currently away"
     r"|away from (?:the|my) (?:office|desk)|on (?:vacation|holiday|leave)|(?:parental|maternity|paternity|sick) leave"
     r"|nicht im (?:buro|hause)|ausser haus|im urlaub|abwesend"
     r"|absente? du bureau|absence du bureau|je suis (?:actuellement )?absente?|en conge|en vacances"
@@ -162,7 +189,7 @@ UNSUBSCRIBE_CLEAR = re.compile(
     r"\b(?:remove (?:me|us|my (?:e-?mail|address|details|contact|data)(?: address)?) from (?:your|this|the|all|any)\b(?! cc)"
     r"|take (?:me|us) off\b|unsubscribe (?:me|us)\b|opt (?:me|us) out|please unsubscribe"
     r"|(?:want|wish|like) to unsubscribe|stop (?:e-?mailing|contacting|messaging|spamming|writing to|sending me)"
-    r"|(?:do not|don't|dont|never) (?:contact|e-?mail|message|write to) (?:me|us)"
+    r"|(?:do not|don't|dont|never) (?:contact|e-?mail|message|write to) (?:me|us)\b(?! (?:the|a|an|your|it|this|that)\b)"
     r"|no (?:more|further) e-?mails"
     r"|tragen sie mich\b.{0,40}\baus\b|melden sie mich\b.{0,40}\bab\b"
     r"|mich (?:bitte )?(?:(?:aus|von) (?:ihrem|ihrer|dem|der|diesem|dieser|eurem|eurer) (?:\w+ )?"

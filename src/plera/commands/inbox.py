@@ -20,15 +20,24 @@ from uuid import UUID, uuid4
 from eventsourcing.persistence import IntegrityError
 from pydantic import Field
 
+from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.errors import DomainError, NotFound
 from plera.aggregates.lead import Lead
 from plera.aggregates.sender_account import SenderAccount
+from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.channels import linkedin
 from plera.channels.email import OutgoingEmail, SendFailed, send
 from plera.commands.models import Command
 from plera.commands.next_step import rules_of
-from plera.commands.outbound import NoSender, linkedin_account, profile_url, smtp_account
+from plera.commands.outbound import (
+    NoSender,
+    OutboundMessage,
+    Unrenderable,
+    linkedin_account,
+    profile_url,
+    smtp_account,
+)
 from plera.commands.suppressions import suppression_for
 from plera.projections.inbox import thread
 from plera.runtime import Services
@@ -106,7 +115,7 @@ def reply_in_thread(sv: Services, workspace_id: UUID, thread_id: UUID, body: str
 
     message_id = f"<manual-{uuid4()}@plera>"
     in_reply_to, references = _threading(found["messages"], email=channel == "email")
-    subject = f"Re: {found['subject']}" if channel == "email" and found["subject"] else None
+    subject = _reply_subject(sv, found, lead, sender) if channel == "email" else None
     deliver = _delivery(sv, sender, channel, message_id, email, url and profile_url(lead), subject, body)
     day = _take_capacity(sv, workspace_id, sender, sv.clock.now())
     try:
@@ -152,6 +161,29 @@ def _lead_thread(sv: Services, workspace_id: UUID, thread_id: UUID) -> dict[str,
     if found["unmatched"]:
         raise UnmatchedThread("this thread is mail no lead was matched to: it cannot be marked or answered")
     return found
+
+
+def _reply_subject(sv: Services, found: dict[str, Any], lead: Lead, sender: SenderAccount) -> str:
+    """The conversation's subject after "Re: ": the first one seen in the thread, else (when only our
+    steps are in it, whose text the events do not hold) the first email step's, rendered for the lead."""
+    subject = found["subject"]
+    if not subject:
+        steps = [m for m in found["messages"] if m["enrollment_id"] and m["channel"] == "email"]
+        subject = _step_subject(sv, UUID(steps[0]["enrollment_id"]), lead, sender) if steps else None
+    return f"Re: {subject}" if subject else ""
+
+
+def _step_subject(sv: Services, enrollment_id: UUID, lead: Lead, sender: SenderAccount) -> str | None:
+    enrollment = sv.events.get(enrollment_id, LeadEnrollment)
+    first = enrollment.first_email()
+    if first is None:
+        return None
+    sequence = sv.events.get(enrollment.sequence_id, Sequence)
+    try:
+        step = OutboundMessage.for_step(sv, sequence, enrollment, lead, sender, first[0], first[1], sv.clock.now())
+    except (Unrenderable, DomainError):
+        return None
+    return step.subject or None
 
 
 def _threading(messages: list[dict[str, Any]], *, email: bool) -> tuple[str | None, tuple[str, ...]]:

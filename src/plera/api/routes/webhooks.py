@@ -27,14 +27,27 @@ async def signed_body(sv: Services, workspace_id: str, request: Request) -> tupl
     real wall clock (also when the clock is simulated: it guards against replays). Else 401."""
     body = await request.body()
     try:
-        workspace = sv.events.get(UUID(workspace_id), Workspace)
+        ws = UUID(workspace_id)
+        secret = await run_in_threadpool(_webhook_secret, sv, ws)
     except (ValueError, NotFound):
         raise ApiError(401, "bad_signature", "the signature or its timestamp is not valid") from None
-    secret = sv.vault.get(workspace.webhook_secret_id)
     headers = request.headers
     if not verify(secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, time.time()):
         raise ApiError(401, "bad_signature", "the signature or its timestamp is not valid")
-    return workspace.id, body
+    return ws, body
+
+
+_SECRETS: dict[UUID, tuple[float, str]] = {}
+_SECRET_TTL = 30.0  # seconds a decrypted secret is reused: deliveries come in bursts
+
+
+def _webhook_secret(sv: Services, workspace_id: UUID) -> str:
+    cached = _SECRETS.get(workspace_id)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    secret = sv.vault.get(sv.events.get(workspace_id, Workspace).webhook_secret_id)
+    _SECRETS[workspace_id] = (time.monotonic() + _SECRET_TTL, secret)
+    return secret
 
 
 @router.post(
