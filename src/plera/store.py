@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS plera_claims (
     invite boolean NOT NULL,
     worker text NOT NULL,
     lease_until timestamptz NOT NULL,
+    slot_until timestamptz,  -- the sender's next slot this claim set: freed again when the claim sends nothing
     PRIMARY KEY (enrollment_id, step)
 );
+ALTER TABLE plera_claims ADD COLUMN IF NOT EXISTS slot_until timestamptz;
 """
 
 

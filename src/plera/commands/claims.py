@@ -57,6 +57,7 @@ class Claim:
     day: date  # the workspace's day the capacity was taken from
     new_lead: bool  # step 1: counts toward the sequence's daily_new_leads
     invite: bool  # a LinkedIn invite: counts toward the sender's rolling 7-day limit
+    slot_until: datetime | None = None  # the sender's next slot this claim set
 
 
 @dataclass
@@ -288,10 +289,13 @@ def finish(conn: Connection, claim: Claim, *, refund: bool) -> None:
     """Ends the claim's bookkeeping; with `refund`, the capacity it took is given back."""
     conn.execute("DELETE FROM plera_claims WHERE enrollment_id = %s AND step = %s", (claim.enrollment_id, claim.step))
     if refund and claim.sender_id is not None:
+        # Nothing went out: the day's count comes back, and so does the slot, unless a later claim
+        # has taken the next one since (the slot only moves forward).
         conn.execute(
-            "UPDATE plera_sender_days SET sent = greatest(sent - 1, 0), invites = greatest(invites - %s, 0)"
+            "UPDATE plera_sender_days SET sent = greatest(sent - 1, 0), invites = greatest(invites - %s, 0),"
+            " next_slot_at = CASE WHEN next_slot_at = %s THEN NULL ELSE next_slot_at END"
             " WHERE sender_id = %s AND day = %s",
-            (int(claim.invite), claim.sender_id, claim.day),
+            (int(claim.invite), claim.slot_until, claim.sender_id, claim.day),
         )
     if refund and claim.new_lead:
         conn.execute(

@@ -32,6 +32,7 @@ from plera.commands.next_step import rules_of, schedule_next, zone_of
 from plera.commands.replies import change, open_enrollments, person_replied
 from plera.commands.suppressions import AddSuppression, add_suppression, unsubscribe_lead
 from plera.projections.enrollments import step_of_message
+from plera.projections.inbox import ours_among
 from plera.runtime import Services
 
 ACTOR = "webhook"
@@ -83,14 +84,22 @@ def _take_in(sv: Services, workspace_id: UUID, inbound: Inbound, message_id: str
     ]
     with sv.db.pool.connection() as conn:
         step = step_of_message(conn, refs)
+        answered = None if step else ours_among(conn, workspace_id, refs)  # a manual answer of ours
     enrollment = sv.events.get(step[0], LeadEnrollment) if step else None
     if enrollment is not None and enrollment.workspace_id != workspace_id:
         enrollment, step = None, None
-    leads = [enrollment.lead_id] if enrollment else _leads_by_address(sv, workspace_id, inbound.from_address)
+    if enrollment is not None:
+        leads = [enrollment.lead_id]
+    elif answered is not None:
+        leads = [answered["lead_id"]]
+    elif found.bounce is not None:  # a bounce names the address it could not reach, not its sender
+        leads = [lead for address in found.bounce.recipients for lead in _leads_by_address(sv, workspace_id, address)]
+    else:
+        leads = _leads_by_address(sv, workspace_id, inbound.from_address)
     if not leads:
         _keep_unmatched(sv, workspace_id, inbound, message_id, found)
         return Taken("unmatched", found.kind, [])
-    sender_id = step[2] if step else None
+    sender_id = step[2] if step else (answered["sender_id"] if answered else None)
     for lead_id in leads:
         _keep_in_thread(sv, workspace_id, lead_id, inbound, message_id, found, sender_id)
         _apply(sv, workspace_id, lead_id, inbound, message_id, found, enrollment)
@@ -169,7 +178,7 @@ def _is_ours(sv: Services, workspace_id: UUID, inbound: Inbound, message_id: str
             " AND lower(data->>'address') = %s LIMIT 1",
             (workspace_id, (inbound.from_address or "").lower()),
         ).fetchone()
-        ours = step_of_message(conn, [message_id])
+        ours = step_of_message(conn, [message_id]) or ours_among(conn, workspace_id, [message_id])
     return sender is not None or ours is not None
 
 

@@ -25,12 +25,12 @@ def recover_expired(sv: Services, *, limit: int = 100) -> int:
     settled = 0
     with sv.db.pool.connection() as conn, conn.transaction():
         rows = conn.execute(
-            "SELECT c.enrollment_id, c.step, c.workspace_id, c.sender_id, c.day, c.new_lead, c.invite, d.sequence_id"
+            "SELECT c.enrollment_id, c.step, c.workspace_id, c.sender_id, c.day, c.new_lead, c.invite, c.slot_until"
             " FROM plera_claims c LEFT JOIN read.due_queue d ON d.enrollment_id = c.enrollment_id AND d.step = c.step"
             " WHERE c.lease_until < clock_timestamp() ORDER BY c.lease_until LIMIT %s FOR UPDATE OF c SKIP LOCKED",
             (limit,),
         ).fetchall()
-        for enrollment_id, step, workspace_id, sender_id, day, new_lead, invite, _ in rows:
+        for enrollment_id, step, workspace_id, sender_id, day, new_lead, invite, slot_until in rows:
             enrollment = sv.events.get(enrollment_id, LeadEnrollment)
             claim = Claim(
                 enrollment_id,
@@ -44,6 +44,7 @@ def recover_expired(sv: Services, *, limit: int = 100) -> int:
                 day,
                 new_lead,
                 invite,
+                slot_until,
             )
             status = enrollment.step_status(step)
             if status is StepStatus.DISPATCHING:

@@ -192,13 +192,24 @@ def _swap_in(
 
 
 def ensure_read_models(sv: Services, projections: Sequence[Projection]) -> list[str]:
-    """Creates missing read-model tables, and rebuilds those an older release defined otherwise.
-    Returns the names rebuilt."""
+    """Creates missing read-model tables, and rebuilds those an older release defined otherwise, and
+    those new to a store that already has events (the feeds go on from their position, so a new read
+    model would otherwise miss the past). Returns the names rebuilt."""
     with sv.db.pool.connection() as conn:
-        stale = ensure_schema(conn, projections)
-    if stale:
-        rebuild(sv, stale)
-    return [p.name for p in stale]
+        new = _undefined(conn, projections) if sv.events.app.recorder.max_notification_id() else []
+        stale = ensure_schema(conn, [p for p in projections if p not in new])
+    if stale or new:
+        rebuild(sv, [*stale, *new])
+    return [p.name for p in [*stale, *new]]
+
+
+def _undefined(conn: Connection, projections: Sequence[Projection]) -> list[Projection]:
+    """The projections that have never been built in `read` (no definition recorded, no tables)."""
+    with conn.transaction():
+        known = _existing(conn, "read", ["definitions"])
+        defined = {r[0] for r in conn.execute("SELECT projection FROM read.definitions").fetchall()} if known else set()
+        present = set(_existing(conn, "read", tables_of(projections)))
+    return [p for p in projections if p.name not in defined and not present & set(tables_of([p]))]
 
 
 def verify(
