@@ -19,8 +19,10 @@ LOCAL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @contextmanager
-def scratch_services(**settings: object) -> Iterator[Services]:
-    """Services on a fresh database (dropped afterwards) of PLERA_DATABASE_URL's server, else the local one."""
+def scratch_services(*, keep: bool = False, **settings: object) -> Iterator[Services]:
+    """Services on a fresh database of PLERA_DATABASE_URL's server, else the local one.
+
+    The database is dropped afterwards, unless `keep` (then `sv.db.url` names it)."""
     server = os.environ.get("PLERA_DATABASE_URL") or LOCAL
     name = f"plera_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as conn:
@@ -34,10 +36,17 @@ def scratch_services(**settings: object) -> Iterator[Services]:
         yield sv
     finally:
         sv.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def machine_load() -> str:
+    """The load averages and core count, to print beside figures that depend on them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"

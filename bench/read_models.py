@@ -17,19 +17,16 @@ Run: python bench/read_models.py [--leads N] [--enrollments M]
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from common import scratch_services
 
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.commands.lead_import import parse_json_rows
@@ -38,6 +35,7 @@ from plera.commands.sequences import CreateSequence, create_sequence, launch_seq
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.consumers.inprocess import InProcessFeed
+from plera.demo import make_ready
 from plera.envelope import Envelope, event_id_of
 from plera.projections.all import ALL
 from plera.projections.dashboard import sequence_dashboard
@@ -46,20 +44,8 @@ from plera.projections.maintenance import rebuild
 from plera.projections.runner import apply_batch
 from plera.projections.sequence_counts import counts, recount
 from plera.runtime import Services
-from plera.settings import Settings
 
-LOCAL = "postgresql://postgres@127.0.0.1:5432/test"
 STEPS = [{"channel": "email", "delay_days": d, "condition": "no_reply"} for d in (0, 3, 2, 2)]
-
-
-def scratch_database() -> tuple[str, str]:
-    server = os.environ.get("PLERA_DATABASE_URL") or LOCAL
-    name = f"plera_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server)
-    params["dbname"] = name
-    return server, make_conninfo(**params)
 
 
 def real_log(sv: Services, n: int) -> tuple[Any, Any]:
@@ -73,6 +59,7 @@ def real_log(sv: Services, n: int) -> tuple[Any, Any]:
         {"run_id": run.id, "name": "bench", "source_group_ids": [group.id], "steps": STEPS}
     )
     sequence = create_sequence(sv, ws.id, cmd, "bench")
+    make_ready(sv, ws.id, sequence.id, "bench")
     launch_sequence(sv, ws.id, sequence.id, "bench")
     return ws, run
 
@@ -210,9 +197,8 @@ def main() -> None:
         url, workspace, sequence_id = args.measure
         print("\n".join(measure(url, uuid.UUID(workspace), uuid.UUID(sequence_id))))
         return
-    server, url = scratch_database()
-    sv = Services.open(Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()), secret_key="bench"))
-    try:
+    with scratch_services(keep=args.keep) as sv:
+        url = sv.db.url
         ws, run = real_log(sv, args.leads)
         log_events = sv.events.app.recorder.max_notification_id() or 0
         InProcessFeed(sv, ALL).catch_up()
@@ -220,6 +206,7 @@ def main() -> None:
 
         cmd = CreateSequence.model_validate({"run_id": run.id, "name": "synthetic", "steps": STEPS})
         sequence = create_sequence(sv, ws.id, cmd, "bench")
+        make_ready(sv, ws.id, sequence.id, "bench")
         launch_sequence(sv, ws.id, sequence.id, "bench")
         InProcessFeed(sv, ALL).catch_up()
         envelopes = synthetic(ws.id, sequence.id, args.enrollments)
@@ -231,11 +218,6 @@ def main() -> None:
             list(pool.map(lambda shard: apply_all(sv, shard), shards))
         apply_s = time.perf_counter() - t
         timings = measure(url, ws.id, sequence.id)
-    finally:
-        sv.close()
-        if not args.keep:
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(url)["dbname"]}" WITH (FORCE)')
 
     print(f"real log:                {args.leads} leads enrolled, {log_events} events")
     print(f"rebuild (all):           {rebuilt} events in {rebuild_s:.2f} s ({rebuilt / rebuild_s:,.0f} events/s)")

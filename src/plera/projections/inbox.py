@@ -417,8 +417,13 @@ DELETE FROM inbox_threads WHERE id = ANY(%(ids)s::uuid[]) AND id NOT IN (SELECT 
 """
 
 
+_LOCK_BUCKETS = 64  # threads share this many locks: a batch (or a whole replay) never holds more
+
+
 def _lock_key(thread_id: UUID) -> int:
-    return int.from_bytes(thread_id.bytes[:4], "big", signed=True)
+    """The lock a thread's recompute takes: one of a few buckets, since a transaction holding a lock per
+    thread would exhaust PostgreSQL's lock table (max_locks_per_transaction) on a large batch or replay."""
+    return int.from_bytes(thread_id.bytes[:4], "big") % _LOCK_BUCKETS
 
 
 def _finish(cur: Cursor) -> None:
