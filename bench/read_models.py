@@ -6,8 +6,9 @@ Run: python bench/read_models.py [--leads N] [--enrollments M]
 1. N leads (default 10,000) go through the real commands (import, enrich, launch), and
    `projections.maintenance.rebuild` replays the resulting log: events/s (target >= 5,000).
 2. M enrollments (default 100,000) of one sequence are made as envelopes, in varied states
-   (sent, scheduled, replied, skipped, failed, paused, stopped), and applied through every
-   handler with apply_batch by two writers at once (as two Kafka consumers would): events/s.
+   (sent, scheduled, replied, skipped, failed, paused, stopped), and applied through the handlers
+   of the read models the dashboard and drill-down read (catalog, leads, enrollments) with
+   apply_batch by two writers at once (as two Kafka consumers would): events/s.
    Then the dashboard query runs 300 times: p50 and p99 (target p99 <= 50 ms); the same numbers
    derived by GROUP BY (sequence_counts.recount), for comparison; and the drill-down's first page.
 
@@ -146,10 +147,15 @@ def synthetic(workspace_id: uuid.UUID, sequence_id: uuid.UUID, m: int) -> list[E
     return out
 
 
+# The dashboard and the drill-down read these; the synthetic load goes through them only, so that the
+# 100,000-enrollment figure does not wait on read models it does not measure (the inbox's, the timeline's).
+DASHBOARD = [p for p in ALL if p.name in ("catalog", "leads", "enrollments")]
+
+
 def apply_all(sv: Services, envelopes: list[Envelope]) -> None:
     with sv.db.pool.connection() as conn:
         for start in range(0, len(envelopes), 2000):
-            apply_batch(conn, ALL, envelopes[start : start + 2000], {}, consumer="bench")
+            apply_batch(conn, DASHBOARD, envelopes[start : start + 2000], {}, consumer="bench")
 
 
 def timed(fn: Any, runs: int) -> tuple[float, float]:

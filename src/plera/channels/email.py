@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,6 +119,15 @@ async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: flo
         raise SendFailed("sender", f"{type(e).__name__}: {e}") from e
 
 
+_threads = threading.local()
+
+
 def send(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:
-    """Sends from a thread with no event loop of its own (the API's worker threads, the scheduler's)."""
-    asyncio.run(send_async(account, email, timeout=timeout))
+    """Sends from a thread with no event loop running (the API's worker threads, the dispatcher's).
+
+    Each thread keeps one event loop for its sends: making and closing a loop per message
+    (asyncio.run) cost as much CPU as the SMTP exchange itself."""
+    loop = getattr(_threads, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _threads.loop = asyncio.new_event_loop()
+    loop.run_until_complete(send_async(account, email, timeout=timeout))
