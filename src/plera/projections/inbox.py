@@ -279,16 +279,34 @@ def _enrolled(cur: Cursor, e: Envelope) -> None:
     p = e.payload
     channels = [s["channel"] for s in p["steps"]]
     _enrollments.note(e.aggregate_id, (str(p["lead_id"]), str(p["sequence_id"]), channels))
-    cur.execute(
-        "INSERT INTO inbox_enrollments (enrollment_id, workspace_id, lead_id, sequence_id, channels)"
-        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (enrollment_id) DO NOTHING",
-        (e.aggregate_id, e.workspace_id, p["lead_id"], p["sequence_id"], channels),
+    # Written at the batch's end, all at once: until then the cache answers for them (a fact never changes).
+    _new_enrollments.of(cur)[str(e.aggregate_id)] = (
+        str(e.aggregate_id),
+        str(e.workspace_id),
+        str(p["lead_id"]),
+        str(p["sequence_id"]),
+        "{" + ",".join(channels) + "}",
     )
+
+
+_new_enrollments: BatchBuffer[dict[str, tuple[str, ...]]] = BatchBuffer(dict)
+
+
+def _insert_enrollments(cur: Cursor) -> None:
+    rows = _new_enrollments.take(cur)
+    if rows:
+        cur.execute(
+            "INSERT INTO inbox_enrollments (enrollment_id, workspace_id, lead_id, sequence_id, channels)"
+            " SELECT e, w, l, s, c::text[] FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
+            " AS r(e, w, l, s, c) ON CONFLICT (enrollment_id) DO NOTHING",
+            [list(c) for c in zip(*rows.values(), strict=True)],
+        )
 
 
 def _enrollment(cur: Cursor, enrollment_id: Any) -> tuple[str, str, list[str]] | None:
     found = _enrollments.get(enrollment_id)
     if found is None:
+        _insert_enrollments(cur)  # an evicted one may wait in this batch
         cur.execute(
             "SELECT lead_id, sequence_id, channels FROM inbox_enrollments WHERE enrollment_id = %s", (enrollment_id,)
         )
@@ -427,6 +445,7 @@ def _lock_key(thread_id: UUID) -> int:
 
 
 def _finish(cur: Cursor) -> None:
+    _insert_enrollments(cur)
     threads = _touched.take(cur) or set()
     moved = _moved.take(cur)
     if moved:
