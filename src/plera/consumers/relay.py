@@ -42,16 +42,15 @@ def ensure_topics(bootstrap: str, partitions: int = 3, replication: int = 1) -> 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
     # Idempotent with acks=all: a retried batch is not written twice, and order per partition holds.
-    # gzip (zlib, in the standard library) because kafka-python checksums every record batch with a
-    # pure-Python CRC32C, the relay's largest single cost: our JSON compresses 3-12 times, so there is
-    # that much less to checksum (bench/pipeline.py: about 1.6 times the events/s). The records (key,
-    # value, headers) are unchanged; every Kafka client decompresses transparently.
+    # Not compressed: gzip made the relay about 1.6 times faster (kafka-python's pure-Python CRC32C
+    # has less to checksum), but compressing large batches holds kafka-python's network loop for
+    # over 0.1 s at a time, and consumer groups in the same process then missed their coordinator's
+    # deadlines during rebalances (tests/integration/kafka/test_faults.py, about one run in two).
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id="plera-relay",
         enable_idempotence=True,
         acks="all",
-        compression_type="gzip",
         linger_ms=5,
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=5,
