@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
@@ -202,8 +200,7 @@ def _keep_in_thread(
     found: Classification,
     sender_id: UUID | None,
 ) -> None:
-    for _ in range(5):
-        lead = sv.events.get(lead_id, Lead, workspace_id)
+    def received(lead: Lead) -> bool:
         lead.record_received(
             channel="email",
             sender_id=sender_id,
@@ -215,16 +212,13 @@ def _keep_in_thread(
             at=sv.clock.now(),
             actor=ACTOR,
         )
-        try:
-            sv.events.save(lead)
-            return
-        except IntegrityError:
-            continue
+        return True
+
+    change(sv, lead_id, received, Lead)
 
 
 def _keep_unmatched(sv: Services, workspace_id: UUID, inbound: Inbound, message_id: str, found: Classification) -> None:
-    for _ in range(5):
-        workspace = sv.events.get(workspace_id, Workspace)
+    def kept(workspace: Workspace) -> bool:
         workspace.record_unmatched(
             message_id=message_id,
             from_address=inbound.from_address,
@@ -234,8 +228,6 @@ def _keep_unmatched(sv: Services, workspace_id: UUID, inbound: Inbound, message_
             at=sv.clock.now(),
             actor=ACTOR,
         )
-        try:
-            sv.events.save(workspace)
-            return
-        except IntegrityError:
-            continue
+        return True
+
+    change(sv, workspace_id, kept, Workspace)

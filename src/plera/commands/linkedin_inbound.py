@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ConfigDict, Field
 
 from plera.aggregates.lead import Lead, normalise_linkedin_url
@@ -71,8 +70,8 @@ def _apply(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
 def _record_received(sv: Services, workspace_id: UUID, lead_id: UUID, event: LinkedInEvent) -> None:
     """The message in the lead's LinkedIn thread with the sender it came to (the account id names it)."""
     sender_id = _sender_of_account(sv, workspace_id, event.account_id)
-    for _ in range(5):
-        lead = sv.events.get(lead_id, Lead, workspace_id)
+
+    def received(lead: Lead) -> bool:
         lead.record_received(
             channel="linkedin",
             sender_id=sender_id,
@@ -84,11 +83,9 @@ def _record_received(sv: Services, workspace_id: UUID, lead_id: UUID, event: Lin
             at=sv.clock.now(),
             actor=ACTOR,
         )
-        try:
-            sv.events.save(lead)
-            return
-        except IntegrityError:
-            continue
+        return True
+
+    change(sv, lead_id, received, Lead)
 
 
 def _sender_of_account(sv: Services, workspace_id: UUID, account_id: str) -> UUID | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -84,18 +85,19 @@ def open_enrollments(sv: Services, workspace_id: UUID, lead_ids: list[UUID]) -> 
     return [r[0] for r in rows]
 
 
-def change(sv: Services, enrollment_id: UUID, apply: Callable[[LeadEnrollment], bool]) -> bool:
-    """Applies a change to the enrollment as it is now, again if something else was saved first."""
+def change(sv: Services, aggregate_id: UUID, apply: Callable[[Any], bool], kind: type = LeadEnrollment) -> bool:
+    """Applies a change to the aggregate (an enrollment unless `kind` says otherwise) as it is now, and
+    again if something else was saved first. False when `apply` found nothing to do."""
     for _ in range(5):
-        enrollment = sv.events.get(enrollment_id, LeadEnrollment)
-        if not apply(enrollment):
+        aggregate: Any = sv.events.get(aggregate_id, kind)
+        if not apply(aggregate):
             return False
         try:
-            sv.events.save(enrollment)
+            sv.events.save(aggregate)
             return True
         except IntegrityError:
             continue
-    raise RuntimeError(f"could not change enrollment {enrollment_id}")
+    raise RuntimeError(f"could not change {kind.__name__} {aggregate_id}")
 
 
 def _reply(e: LeadEnrollment, channel: str, message_ref: str | None, at: datetime, actor: str) -> bool:
