@@ -25,6 +25,7 @@ from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.channels.inbound import Classification, Inbound, classify, parse
+from plera.commands.deliveries import once
 from plera.commands.dispatch import BACKOFF, MAX_ATTEMPTS
 from plera.commands.next_step import rules_of, schedule_next, zone_of
 from plera.commands.replies import change, open_enrollments, person_replied
@@ -53,22 +54,12 @@ class Taken:
 def take_in_email(sv: Services, workspace_id: UUID, raw: bytes) -> Taken:
     inbound = parse(raw)
     message_id = inbound.message_id or f"<sha256-{hashlib.sha256(raw).hexdigest()}@inbound>"
-    key = f"email:{message_id}"
-    with sv.db.pool.connection() as conn:
-        fresh = conn.execute(
-            "INSERT INTO plera_webhook_events (workspace_id, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (workspace_id, key),
-        ).rowcount
-    if not fresh:
-        return Taken("duplicate", None, [])
-    try:
-        return _take_in(sv, workspace_id, inbound, message_id)
-    except Exception:
-        with sv.db.pool.connection() as conn:  # not taken in: a retry must be
-            conn.execute(
-                "DELETE FROM plera_webhook_events WHERE workspace_id = %s AND event_id = %s", (workspace_id, key)
-            )
-        raise
+    return once(
+        sv, workspace_id, f"email:{message_id}", lambda: _take_in(sv, workspace_id, inbound, message_id), DUPLICATE
+    )
+
+
+DUPLICATE = Taken("duplicate", None, [])
 
 
 def _take_in(sv: Services, workspace_id: UUID, inbound: Inbound, message_id: str) -> Taken:

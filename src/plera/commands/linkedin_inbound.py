@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from plera.aggregates.lead import Lead, normalise_linkedin_url
+from plera.commands.deliveries import once
 from plera.commands.replies import change, open_enrollments, person_replied
 from plera.runtime import Services
 
@@ -32,22 +33,7 @@ class LinkedInEvent(BaseModel):
 
 def take_in(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
     """Applies the event to the person's open enrollments; returns how many changed (0 for a repeat)."""
-    key = f"linkedin:{event.event_id}"
-    with sv.db.pool.connection() as conn:
-        fresh = conn.execute(
-            "INSERT INTO plera_webhook_events (workspace_id, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (workspace_id, key),
-        ).rowcount
-    if not fresh:
-        return 0
-    try:
-        return _apply(sv, workspace_id, event)
-    except Exception:
-        with sv.db.pool.connection() as conn:  # not taken in: the provider's retry must be
-            conn.execute(
-                "DELETE FROM plera_webhook_events WHERE workspace_id = %s AND event_id = %s", (workspace_id, key)
-            )
-        raise
+    return once(sv, workspace_id, f"linkedin:{event.event_id}", lambda: _apply(sv, workspace_id, event), 0)
 
 
 def _apply(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
