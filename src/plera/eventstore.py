@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 from psycopg_pool import ConnectionPool
 
 from plera.aggregates.base import PleraAggregate
@@ -43,8 +44,13 @@ class EventStore:
         self.app = Plera(env=env)
         self._pool = pool
 
-    def save(self, *aggregates: PleraAggregate) -> None:
-        self.app.save(*aggregates)
+    def save(self, *aggregates: PleraAggregate, delivery: tuple[UUID, str] | None = None) -> None:
+        """Records the aggregates' new events in one transaction; with `delivery` (workspace id, delivery
+        id), also that webhook delivery, and IntegrityError when it was taken in already."""
+        if delivery is None:
+            self.app.save(*aggregates)
+        else:
+            self.app.save(*aggregates, delivery=delivery)
 
     def get(self, aggregate_id: UUID, kind: type[A], workspace_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind, or another workspace's."""
@@ -95,6 +101,20 @@ class EventStore:
                 "SELECT originator_id, originator_version, topic, state FROM plera_events"
                 " WHERE originator_id = ANY(%s) ORDER BY notification_id",
                 (list(ids),),
+            ).fetchall()
+        return [self._to_event(r) for r in rows]
+
+    def events_of_kind(self, ids: Iterable[UUID], kind: type) -> list[Any]:
+        """The events of one class among these aggregates', in commit order: one fact of a large aggregate
+        (the sequences of a source group, not its thousands of leads) without replaying all of it."""
+        wanted = list(set(ids))
+        if not wanted:
+            return []
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT originator_id, originator_version, topic, state FROM plera_events"
+                " WHERE originator_id = ANY(%s) AND topic = %s ORDER BY notification_id",
+                (wanted, get_topic(kind)),
             ).fetchall()
         return [self._to_event(r) for r in rows]
 

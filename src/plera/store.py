@@ -113,7 +113,10 @@ class Database:
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_CONN_MAX_AGE": "600",
-            "POSTGRES_PRE_PING": "y",
+            # No ping (a round trip) before each use of a pooled connection: the recorder retries a
+            # statement that met a dropped connection, and the pool discards the broken one.
+            "POSTGRES_PRE_PING": "n",
+            "APPLICATION_RECORDER_TOPIC": "plera.recorder:PleraRecorder",
         }
 
     def meta(self, key: str) -> str | None:

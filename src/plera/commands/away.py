@@ -6,8 +6,8 @@ from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
+from plera.commands.changes import change
 from plera.commands.next_step import rules_of, schedule_next, zone_of
-from plera.commands.replies import change
 from plera.runtime import Services
 
 ACTOR = "worker"

@@ -2,7 +2,7 @@
 waiting LinkedIn messages; a received message is a reply, which stops every remaining no_reply step
 of that person, in every sequence of the workspace, at once.
 
-A delivery is taken in once: its event id is recorded first, and a repeat changes nothing.
+A delivery is taken in once: its event id is recorded with what it changed, and a repeat changes nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from plera.aggregates.lead import Lead, normalise_linkedin_url
+from plera.commands.changes import Changes
 from plera.commands.deliveries import once
-from plera.commands.replies import change, open_enrollments, person_replied
+from plera.commands.replies import open_enrollments_of_person, person_replied
 from plera.runtime import Services
 
 ACTOR = "webhook"
@@ -33,31 +34,23 @@ class LinkedInEvent(BaseModel):
 
 def take_in(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
     """Applies the event to the person's open enrollments; returns how many changed (0 for a repeat)."""
-    return once(sv, workspace_id, f"linkedin:{event.event_id}", lambda: _apply(sv, workspace_id, event), 0)
+    return once(sv, workspace_id, f"linkedin:{event.event_id}", lambda changes: _apply(changes, workspace_id, event), 0)
 
 
-def _apply(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:
-    leads = leads_with_profile(sv, workspace_id, event.profile_url)
+def _apply(changes: Changes, workspace_id: UUID, event: LinkedInEvent) -> int:
+    sv = changes.sv
+    leads = [changes.get(i, Lead, workspace_id) for i in leads_with_profile(sv, workspace_id, event.profile_url)]
+    at = sv.clock.now()
     if event.type == "invite_accepted":
-        at = sv.clock.now()
         return sum(
-            change(sv, e, lambda x: x.record_invite_accepted(at=at, actor=ACTOR))
-            for e in open_enrollments(sv, workspace_id, leads)
+            e.record_invite_accepted(at=at, actor=ACTOR)
+            for lead in leads
+            for e in open_enrollments_of_person(changes, lead)
         )
+    sender_id = _sender_of_account(sv, workspace_id, event.account_id) if leads else None
     changed = 0
-    for lead_id in leads:
-        _record_received(sv, workspace_id, lead_id, event)
-        changed += len(
-            person_replied(sv, workspace_id, lead_id, channel="linkedin", message_ref=event.message_id, actor=ACTOR)
-        )
-    return changed
-
-
-def _record_received(sv: Services, workspace_id: UUID, lead_id: UUID, event: LinkedInEvent) -> None:
-    """The message in the lead's LinkedIn thread with the sender it came to (the account id names it)."""
-    sender_id = _sender_of_account(sv, workspace_id, event.account_id)
-
-    def received(lead: Lead) -> bool:
+    for lead in leads:
+        # The message goes in the lead's LinkedIn thread with the sender it came to (the account id names it).
         lead.record_received(
             channel="linkedin",
             sender_id=sender_id,
@@ -66,12 +59,11 @@ def _record_received(sv: Services, workspace_id: UUID, lead_id: UUID, event: Lin
             text=event.text or "",
             classification="reply",
             in_reply_to=None,
-            at=sv.clock.now(),
+            at=at,
             actor=ACTOR,
         )
-        return True
-
-    change(sv, lead_id, received, Lead)
+        changed += len(person_replied(changes, lead, channel="linkedin", message_ref=event.message_id, actor=ACTOR))
+    return changed
 
 
 def _sender_of_account(sv: Services, workspace_id: UUID, account_id: str) -> UUID | None:

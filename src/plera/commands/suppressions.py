@@ -7,38 +7,28 @@ is in force, and listed, as soon as its command returns.
 
 from __future__ import annotations
 
-import contextlib
-import random
-import time
-from collections.abc import Callable
 from datetime import datetime
 from threading import Lock
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
 from eventsourcing.application import AggregateNotFoundError, Repository
-from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError
 from pydantic import Field
 
-from plera.aggregates.base import PleraAggregate
-from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.errors import NotFound
-from plera.aggregates.lead import Lead, lead_id_for
+from plera.aggregates.lead import Lead
 from plera.aggregates.suppressions import SKIP_REASONS, SuppressionList, entry_view
+from plera.commands.changes import Changes, atomically
 from plera.commands.models import Command
+from plera.commands.replies import open_enrollments_of_person
 from plera.eventstore import EventStore
 from plera.messaging.unsubscribe import read_token
 from plera.projections.paging import decode_cursor, encode_cursor
 from plera.runtime import Services
 
-T = TypeVar("T")
-
 UNSUBSCRIBE_ACTOR = "unsubscribe"
 MAX_PAGE = 500
-SNAPSHOT_EVERY = 50
-_ATTEMPTS = 10  # a busy list (bounces, unsubscribes and people at once) may lose a version check or two
 
 SuppressionKind = Literal["email", "domain", "linkedin_url"]
 SuppressionSource = Literal["manual", "unsubscribe", "hard_bounce", "complaint"]
@@ -69,32 +59,36 @@ def add_suppression(
     lead_id: UUID | None = None,
 ) -> Added:
     """Adds (kind, value) to the list; adding one that is listed is a no-op answering the entry."""
+    return atomically(sv, lambda changes: suppress(changes, workspace_id, cmd, actor, source=source, lead_id=lead_id))
 
-    def attempt() -> Added:
-        at = sv.clock.now()
-        suppressions = _stored_or_new(sv, workspace_id, at, actor)
-        entry, created = suppressions.add(
-            kind=cmd.kind, value=cmd.value, reason=cmd.reason, source=source, at=at, actor=actor, lead_id=lead_id
-        )
-        _save(sv, suppressions)
-        return Added(entry_view(entry), created)
 
-    return _retrying(attempt)
+def suppress(
+    changes: Changes,
+    workspace_id: UUID,
+    cmd: AddSuppression,
+    actor: str,
+    *,
+    source: SuppressionSource,
+    lead_id: UUID | None = None,
+) -> Added:
+    at = changes.sv.clock.now()
+    entry, created = _list_of(changes, workspace_id, at, actor).add(
+        kind=cmd.kind, value=cmd.value, reason=cmd.reason, source=source, at=at, actor=actor, lead_id=lead_id
+    )
+    return Added(entry_view(entry), created)
 
 
 def lift_suppression(sv: Services, workspace_id: UUID, entry_id: UUID, actor: str) -> dict[str, Any]:
     """Lifts an entry, which is then written to again; NotFound when it is not listed."""
 
-    def attempt() -> dict[str, Any]:
+    def decide(changes: Changes) -> dict[str, Any]:
         try:
-            suppressions = sv.events.get(SuppressionList.create_id(workspace_id), SuppressionList, workspace_id)
+            suppressions = changes.get(SuppressionList.create_id(workspace_id), SuppressionList, workspace_id)
         except NotFound:
             raise NotFound(f"no suppression {entry_id}") from None
-        entry = suppressions.lift(entry_id=entry_id, at=sv.clock.now(), actor=actor)
-        _save(sv, suppressions)
-        return entry_view(entry)
+        return entry_view(suppressions.lift(entry_id=entry_id, at=sv.clock.now(), actor=actor))
 
-    return _retrying(attempt)
+    return atomically(sv, decide)
 
 
 def list_suppressions(
@@ -165,88 +159,37 @@ def unsubscribe_lead(
 ) -> dict[str, Any]:
     """Suppresses the person (email address and LinkedIn URL) and stops their open enrollments in
     every sequence, in one append. Repeating it changes nothing. NotFound for an unknown lead."""
-    lead = sv.events.get(lead_id, Lead, workspace_id)
-
-    def attempt() -> dict[str, Any]:
-        at = sv.clock.now()
-        suppressions = _stored_or_new(sv, workspace_id, at, actor)
-        added = suppressions.suppress_person(
-            lead_id=lead.id,
-            email=lead.details.get("email"),
-            linkedin_url=lead.details.get("linkedin_url"),
-            reason=reason,
-            source="unsubscribe",
-            at=at,
-            actor=actor,
-        )
-        enrollments = open_enrollments_of_person(sv, lead)
-        for enrollment in enrollments:
-            enrollment.stop(reason="unsubscribed", at=at, actor=actor)
-        _save(sv, suppressions, *enrollments)
-        return {
-            "lead_id": str(lead.id),
-            "suppressed": [entry_view(e) for e in added],
-            "stopped": sorted(str(e.id) for e in enrollments),
-        }
-
-    return _retrying(attempt)
+    return atomically(
+        sv, lambda changes: unsubscribe_person(changes, changes.get(lead_id, Lead, workspace_id), actor, reason)
+    )
 
 
-def open_enrollments_of_person(sv: Services, lead: Lead) -> list[LeadEnrollment]:
-    """The open enrollments of the lead, in every sequence, and of the lead the same person would be
-    if imported by LinkedIn URL alone (a lead is named by its email, else its URL)."""
-    leads = [lead]
-    url, email = lead.details.get("linkedin_url"), lead.details.get("email")
-    if url and email:
-        twin_id = lead_id_for(lead.workspace_id, email=None, linkedin_url=url)
-        twin = sv.events.load_many([twin_id]).get(twin_id)
-        if isinstance(twin, Lead) and twin.workspace_id == lead.workspace_id:
-            leads.append(twin)
-    groups = sv.events.load_many({g for person in leads for g in person.source_group_ids})
-    sequence_ids = {s for group in groups.values() for s in group.sequence_ids}
-    found = sv.events.load_many(LeadEnrollment.create_id(s, person.id) for s in sequence_ids for person in leads)
-    return [e for e in found.values() if isinstance(e, LeadEnrollment) and e.is_open]
+def unsubscribe_person(changes: Changes, lead: Lead, actor: str, reason: str) -> dict[str, Any]:
+    at = changes.sv.clock.now()
+    added = _list_of(changes, lead.workspace_id, at, actor).suppress_person(
+        lead_id=lead.id,
+        email=lead.details.get("email"),
+        linkedin_url=lead.details.get("linkedin_url"),
+        reason=reason,
+        source="unsubscribe",
+        at=at,
+        actor=actor,
+    )
+    enrollments = open_enrollments_of_person(changes, lead)
+    for enrollment in enrollments:
+        enrollment.stop(reason="unsubscribed", at=at, actor=actor)
+    return {
+        "lead_id": str(lead.id),
+        "suppressed": [entry_view(e) for e in added],
+        "stopped": sorted(str(e.id) for e in enrollments),
+    }
 
 
-# ---- loading and saving the list
-
-
-def _stored_or_new(sv: Services, workspace_id: UUID, at: datetime, actor: str) -> SuppressionList:
+def _list_of(changes: Changes, workspace_id: UUID, at: datetime, actor: str) -> SuppressionList:
     try:
-        return sv.events.get(SuppressionList.create_id(workspace_id), SuppressionList, workspace_id)
+        return changes.get(SuppressionList.create_id(workspace_id), SuppressionList, workspace_id)
     except NotFound:  # the first suppression of the workspace starts its list
-        return SuppressionList.start(workspace_id=workspace_id, at=at, actor=actor)
-
-
-def _retrying(attempt: Callable[[], T]) -> T:
-    """Loads, changes and saves again when another request changed the list (or an enrollment)
-    between the load and the save: the optimistic version check refused the append."""
-    for n in range(1, _ATTEMPTS):
-        try:
-            return attempt()
-        except IntegrityError:
-            time.sleep(random.uniform(0, 0.01 * n))  # spread the racers out
-    return attempt()
-
-
-def _save(sv: Services, suppressions: SuppressionList, *others: PleraAggregate) -> None:
-    changed = [a for a in (suppressions, *others) if a.pending_events]
-    if not changed:
-        return
-    before = suppressions.version - len(suppressions.pending_events)
-    sv.events.save(*changed)
-    _snapshot_if_due(sv, suppressions, before)
-
-
-def _snapshot_if_due(sv: Services, suppressions: SuppressionList, before: int) -> None:
-    """A snapshot every SNAPSHOT_EVERY versions, so a long list loads quickly. Taken here only until
-    the application's `snapshotting_intervals` (eventstore.py) lists SuppressionList itself."""
-    app = sv.events.app
-    if app.snapshots is None or SuppressionList in app.snapshotting_intervals:
-        return
-    if suppressions.version // SNAPSHOT_EVERY > before // SNAPSHOT_EVERY:
-        with contextlib.suppress(IntegrityError):  # another process took the same one
-            app.snapshots.put([Snapshot.take(suppressions)])
+        return changes.add(SuppressionList.start(workspace_id=workspace_id, at=at, actor=actor))  # type: ignore[no-any-return]
 
 
 # The lists as last read, per event store, each brought up to date from the store on every read.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -237,3 +239,63 @@ def test_a_manual_outcome_stops_the_lead_like_a_reply_in_every_sequence(world):
     assert [other.step_status(n) for n in (2, 3, 4)] == [StepStatus.SKIPPED] * 3
     world.advance(days=5)
     assert len(world.emails_to("mia@acme.example")) <= before + 1  # at most the other sequence's `always` step 1
+
+
+def _events_of(world, aggregate_id, topic_part: str) -> int:
+    with world.sv.db.pool.connection() as conn:
+        return conn.execute(
+            "SELECT count(*) FROM plera_events WHERE originator_id = %s AND topic LIKE %s",
+            (aggregate_id, f"%{topic_part}"),
+        ).fetchone()[0]
+
+
+def test_a_delivery_that_fails_midway_records_nothing_and_its_retry_is_taken_in(world):
+    world.import_leads(person("Fay"))
+    world.launch(steps=EMAILS)
+    world.advance(hours=1)
+    (sent,) = world.emails_to("fay@acme.example")
+    answer = reply_to(world, sent, "Yes, call me.", message_id="<fay-1@acme.example>")
+    # A real fault in the database: the enrollment's ReplyDetected row is refused, after the lead's
+    # MessageReceived row of the same delivery was written.
+    with world.sv.db.pool.connection() as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse_reply() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN IF NEW.topic LIKE '%ReplyDetected' THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse_reply BEFORE INSERT ON plera_events FOR EACH ROW EXECUTE FUNCTION refuse_reply()"
+        )
+    fay = world.leads["Fay"]
+    with TestClient(create_app(world.sv), raise_server_exceptions=False) as failing:
+        assert deliver(world, failing, answer).status_code == 500
+    assert _events_of(world, fay, "MessageReceived") == 0  # no half-recorded reply
+    assert world.enrollment("Fay").status == "active"
+
+    with world.sv.db.pool.connection() as conn:
+        conn.execute("DROP TRIGGER refuse_reply ON plera_events")
+        conn.execute("DROP FUNCTION refuse_reply()")
+    with TestClient(create_app(world.sv)) as client:
+        retried = deliver(world, client, answer)  # the provider's retry of the same delivery
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["status"] == "applied"
+    assert _events_of(world, fay, "MessageReceived") == 1
+    assert world.enrollment("Fay").status == "stopped"
+
+
+def test_copies_of_one_delivery_racing_each_other_are_taken_in_once(world, client):
+    world.import_leads(person("Gus"))
+    world.launch(steps=EMAILS)
+    world.advance(hours=1)
+    (sent,) = world.emails_to("gus@acme.example")
+    raw = reply_to(world, sent, "Interested.", message_id="<gus-1@acme.example>").as_bytes()
+    start = threading.Barrier(6)
+
+    def racer(_: int) -> str:
+        start.wait()
+        return deliver(world, client, raw).json()["status"]
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(racer, range(6)))
+    assert statuses == ["applied"] + ["duplicate"] * 5
+    assert _events_of(world, world.leads["Gus"], "MessageReceived") == 1
+    assert _events_of(world, world.enrollment("Gus").id, "ReplyDetected") == 1
