@@ -34,6 +34,7 @@ The rules (the phrase tables and how they are applied are in `inbound_phrases`, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,18 @@ HEADERS_THAT_MATTER = (
 AUTOMATIC_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 
 Kind = Literal["bounce", "auto_reply", "unsubscribe", "reply"]
+
+
+class _Reading(policy.EmailPolicy):
+    """policy.default, except that a header value is parsed once, not on every read: the standard
+    policy parses Content-Type again each time a part's type is asked, which was most of the cost."""
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one policy object lives as long as the module)
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
+
+
+READING = _Reading()
 T = TypeVar("T")
 
 
@@ -157,7 +170,7 @@ def classify(inbound: Inbound, *, now: datetime, default_pause_days: int = 7) ->
 
 
 def _parse(raw: bytes) -> Inbound:
-    message = BytesParser(policy=policy.default).parsebytes(raw.lstrip(b"\r\n\t "))
+    message = BytesParser(policy=READING).parsebytes(raw.lstrip(b"\r\n\t "))
     plain, html = _guarded(lambda: _bodies(message), ("", ""))
     use_html = bool(html) and not plain.strip()
     full = _guarded(lambda: _html_text(html, drop_quotes=False) if use_html else plain, "")
@@ -292,7 +305,7 @@ def _recovered(part: Message) -> list[Message]:
     chunks = re.split(rb"^--" + re.escape(boundary) + rb"(?:--)?[ \t]*\r?$", body, flags=re.MULTILINE)
     parts: list[Message] = []
     for chunk in chunks[1:]:
-        inner = BytesParser(policy=policy.default).parsebytes(chunk.lstrip(b"\r\n"))
+        inner = BytesParser(policy=READING).parsebytes(chunk.lstrip(b"\r\n"))
         if inner.get_content_maintype() == "text" and not _is_attachment(inner):
             parts.append(inner)
     return parts or [_as_plain(_decode(chunks[0], None))]
