@@ -1,8 +1,9 @@
 """Where `plera demo` sends: a local SMTP sink that keeps what it receives, beside the LinkedIn sandbox.
 
 The sink is aiosmtpd on 127.0.0.1, on a port the system chooses, on a thread of its own. It takes
-every message and keeps its envelope and a few headers, so the demo can show what really went over
-the wire. Nothing leaves the machine.
+every message and keeps its envelope, a few headers and the bytes as they came, so the demo can show
+what really went over the wire and answer it (a reply, a bounce returning it, a click on its
+List-Unsubscribe link). Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class SunkEmail:
     subject: str
     date: str
     message_id: str
+    list_unsubscribe: str  # the one-click URL, without its angle brackets ("" when the message has none)
+    raw: bytes
 
 
 class _Handler:
@@ -43,6 +46,8 @@ class _Handler:
             subject=str(headers.get("Subject", "")),
             date=str(headers.get("Date", "")),
             message_id=str(headers.get("Message-ID", "")),
+            list_unsubscribe=str(headers.get("List-Unsubscribe", "")).strip().strip("<>"),
+            raw=raw,
         )
         with self.lock:
             self.received.append(sunk)
@@ -87,6 +92,9 @@ class SmtpSink:
     def start(self) -> SmtpSink:
         self._controller.start()
         return self
+
+    def by_message_id(self, message_id: str) -> SunkEmail | None:
+        return next((m for m in self.received if m.message_id == message_id), None)
 
     def stop(self) -> None:
         self._controller.stop()

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import pytest
 
 from .conftest import Cli, assert_clean_failure, cli_env
@@ -41,6 +44,56 @@ def table(out: str, title: str) -> list[list[str]]:
         if line.startswith("│"):
             rows.append([cell.strip() for cell in line.strip("│").split("│")])
     return rows
+
+
+def sent_by_lead(out: str) -> dict[str, dict[int, str]]:
+    """The "What went out" table: lead → step → when, in the recipient's time."""
+    found: dict[str, dict[int, str]] = {}
+    for lead, step, channel, at, sender in table(out, "What went out, in each recipient's local time"):
+        assert sender == "Alex"
+        assert channel == ("linkedin_invite" if step == "1" else "email")
+        found.setdefault(lead, {})[int(step)] = at
+    return found
+
+
+def steps_not_sent(out: str) -> dict[tuple[str, int], tuple[str, str, str]]:
+    """(lead, step) → (when, status, why)."""
+    rows = table(out, "Steps that did not go out, and why")
+    return {(lead, int(step)): (at, status, why) for lead, step, _channel, status, at, why in rows}
+
+
+def reactions(out: str) -> dict[str, tuple[str, ...]]:
+    """lead → (what, to step, when, Plera's answer)."""
+    return {lead: tuple(rest) for lead, *rest in table(out, "What came back")}
+
+
+def course(out: str) -> dict[str, list[tuple[str, ...]]]:
+    """lead → [(when, what, by)] from the lead timeline, in time order."""
+    found: dict[str, list[tuple[str, ...]]] = {}
+    for lead, *rest in table(out, "How the leads' courses changed"):
+        found.setdefault(lead, []).append(tuple(rest))
+    return found
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The workspace the demo made, found by its printed API key, and its leads by name."""
+
+    leads: dict[str, str]
+
+    def lead(self, name: str) -> str:
+        return self.leads[name]
+
+
+@pytest.fixture(scope="module")
+def workspace(demo: tuple[Cli, subprocess.CompletedProcess[str]], database_url: str) -> Workspace:
+    _, result = demo
+    key = re.search(r"Workspace key \(for the API\): (plera_\S+)", result.stdout)
+    assert key, result.stdout
+    workspace_id = uuid.UUID(hex=key.group(1).split("_")[1])
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT name, id FROM read.leads WHERE workspace_id = %s", (workspace_id,)).fetchall()
+    return Workspace({name: str(lead_id) for name, lead_id in rows})
 
 
 def history(cli: Cli, lead_id: str, *args: str) -> dict[str, Any]:
@@ -77,27 +130,15 @@ def test_the_demo_sends_each_step_in_its_recipients_window_over_simulated_days(
     out = result.stdout
     assert result.returncode == 0, result.stderr
 
-    sent = table(out, "What went out, in each recipient's local time")
-    by_lead: dict[str, dict[int, str]] = {}
-    for lead, step, channel, at, sender in sent:
-        assert sender == "Alex"
-        assert channel == ("linkedin_invite" if step == "1" else "email")
-        by_lead.setdefault(lead, {})[int(step)] = at
-        weekday, _day, _month, clock, _zone = at.split()
-        assert weekday in {"Mon", "Tue", "Wed", "Thu", "Fri"}, at
-        if channel == "email":  # from 09:00, in the first hour: the sender's spacing orders the queue
-            assert clock.startswith("09:"), at
+    by_lead = sent_by_lead(out)
+    for lead, steps in by_lead.items():
+        for step, at in steps.items():
+            weekday, _day, _month, clock, _zone = at.split()
+            assert weekday in {"Mon", "Tue", "Wed", "Thu", "Fri"}, (lead, at)
+            if step > 1:  # from 09:00, in the first hour: the sender's spacing orders the queue
+                assert clock.startswith("09:"), (lead, at)
     # The first email three days after Monday's invite (or its skip), at 09:00 where each recipient is;
     # the follow-up two days on falls on Saturday, so Monday; the last one two days later.
-    assert by_lead["Kenji Tanaka"] == {
-        1: by_lead["Kenji Tanaka"][1],  # at once: the window in Tokyo was open at the launch
-        2: "Thu 05 Mar 09:00 JST",
-        3: "Mon 09 Mar 09:00 JST",
-        4: "Wed 11 Mar 09:00 JST",
-    }
-    assert by_lead["Kenji Tanaka"][1].startswith("Mon 02 Mar 16:")
-    assert by_lead["Priya Patel"] == {2: "Thu 05 Mar 09:00 IST", 3: "Mon 09 Mar 09:00 IST", 4: "Wed 11 Mar 09:00 IST"}
-    assert by_lead["Aisha Khan"] == {2: "Thu 05 Mar 09:00 GMT", 3: "Mon 09 Mar 09:00 GMT", 4: "Wed 11 Mar 09:00 GMT"}
     # Los Angeles moves to daylight time on 8 March: still 09:00 there.
     assert by_lead["Sarah Johnson"] == {
         1: "Mon 02 Mar 09:00 PST",
@@ -105,33 +146,148 @@ def test_the_demo_sends_each_step_in_its_recipients_window_over_simulated_days(
         3: "Mon 09 Mar 09:00 PDT",
         4: "Wed 11 Mar 09:00 PDT",
     }
+    assert by_lead["Kenji Tanaka"][1].startswith("Mon 02 Mar 16:")  # at once: Tokyo's window was open
+    assert by_lead["Kenji Tanaka"][2] == "Thu 05 Mar 09:00 JST"
     assert sorted(by_lead["Lena Fischer"]) == [1, 2, 3, 4]
     assert by_lead["Diego Martinez"].keys() == {1}  # no email address
-    assert len(sent) == 21
+    assert len([step for steps in by_lead.values() for step in steps]) == 18
 
-    skipped = {(lead, int(step)): why for lead, step, _at, why in table(out, "Steps skipped")}
-    assert skipped[("Aisha Khan", 1)] == skipped[("Priya Patel", 1)] == "no LinkedIn URL"
-    assert {skipped[("Diego Martinez", n)] for n in (2, 3, 4)} == {"no email address"}
+    not_sent = steps_not_sent(out)
+    assert not_sent[("Aisha Khan", 1)][1:] == not_sent[("Priya Patel", 1)][1:] == ("skipped", "no LinkedIn URL")
+    assert {not_sent[("Diego Martinez", n)][1:] for n in (2, 3, 4)} == {("skipped", "no email address")}
 
 
-def test_a_reply_in_the_demo_stops_that_leads_follow_ups(demo: tuple[Cli, subprocess.CompletedProcess[str]]) -> None:
+def test_a_reply_through_the_webhook_stops_that_leads_follow_ups(
+    demo: tuple[Cli, subprocess.CompletedProcess[str]], workspace: Workspace
+) -> None:
+    cli, result = demo
+    out = result.stdout
+
+    came_back = reactions(out)
+    what, step, replied_at, answer = came_back["Marco Rossi"]
+    assert (what, step, answer) == ("replied", "2", "202 reply")
+    assert replied_at.startswith("Thu 05 Mar ") and replied_at.endswith(" CET")
+    assert came_back["Sarah Johnson"] == ("accepted the LinkedIn invite", "1", "Tue 03 Mar 11:00 PST", "202")
+
+    assert sorted(sent_by_lead(out)["Marco Rossi"]) == [1, 2]
+    not_sent = steps_not_sent(out)
+    assert [not_sent[("Marco Rossi", n)] for n in (3, 4)] == [(replied_at, "skipped", "replied")] * 2
+    assert (replied_at, "Stopped: replied", "webhook") in course(out)["Marco Rossi"]
+
+    events = history(cli, workspace.lead("Marco Rossi"))["events"]
+    replied = next(e for e in events if e["type"] == "ReplyDetected")
+    assert replied["actor"] == "webhook" and replied["data"]["channel"] == "email"
+    assert [e["data"]["step"] for e in events if e["type"] == "StepSkipped"] == [3, 4]
+    assert [e["data"]["step"] for e in events if e["type"] == "MessageSent"] == [1, 2]
+
+
+def test_an_out_of_office_pauses_the_lead_until_the_worker_wakes_it_after_the_return_date(
+    demo: tuple[Cli, subprocess.CompletedProcess[str]], workspace: Workspace
+) -> None:
+    cli, result = demo
+    out = result.stdout
+
+    what, step, away_at, answer = reactions(out)["Kenji Tanaka"]
+    assert (what, step, away_at, answer) == (
+        "out-of-office auto-reply, back Mon 09 Mar",
+        "2",
+        "Thu 05 Mar 09:02 JST",
+        "202 auto_reply",
+    )
+    kenji = course(out)["Kenji Tanaka"]
+    assert kenji == [
+        (away_at, "Out of office until 2026-03-10: paused, not a reply", "webhook"),
+        ("Tue 10 Mar 09:00 JST", "Resumed", "worker"),  # 00:00 UTC on the day after the return date
+    ]
+    # The follow-up was due Monday 9 March; it went out once the lead was back, and the last one after it.
+    assert sent_by_lead(out)["Kenji Tanaka"] == {
+        1: sent_by_lead(out)["Kenji Tanaka"][1],
+        2: "Thu 05 Mar 09:00 JST",
+        3: "Tue 10 Mar 09:00 JST",
+        4: "Thu 12 Mar 09:00 JST",
+    }
+
+    events = history(cli, workspace.lead("Kenji Tanaka"))["events"]
+    types = [e["type"] for e in events]
+    away, back = types.index("OutOfOfficeDetected"), types.index("EnrollmentResumed")
+    assert events[away]["actor"] == "webhook" and events[back]["actor"] == "worker"
+    assert "ReplyDetected" not in types  # an auto-reply is not a reply
+    sent_after_away = [e["data"]["step"] for e in events[away:] if e["type"] == "MessageSent"]
+    assert sent_after_away == [3, 4]
+    assert types.index("MessageSent", away) > back  # nothing went out while away
+    assert datetime.fromisoformat(events[back]["at"]) >= datetime.fromisoformat(events[away]["data"]["until"])
+
+
+def test_a_hard_bounce_suppresses_the_address_and_ends_the_email_steps(
+    demo: tuple[Cli, subprocess.CompletedProcess[str]], workspace: Workspace
+) -> None:
+    cli, result = demo
+    out = result.stdout
+
+    what, step, bounced_at, answer = reactions(out)["Aisha Khan"]
+    assert (what, step, bounced_at, answer) == (
+        "email bounced (5.1.1 user unknown)",
+        "2",
+        "Thu 05 Mar 09:01 GMT",
+        "202 bounce",
+    )
+    assert sent_by_lead(out)["Aisha Khan"] == {2: "Thu 05 Mar 09:00 GMT"}  # it went out, then came back
+    not_sent = steps_not_sent(out)
+    at, status, why = not_sent[("Aisha Khan", 2)]
+    assert (at, status) == (bounced_at, "bounced") and "5.1.1" in why
+    for n in (3, 4):
+        assert not_sent[("Aisha Khan", n)] == (bounced_at, "skipped", f"email bounced: {why}")
+    suppressed = {row[1]: row for row in table(out, "Suppression list")}
+    assert suppressed["aisha@fabrikam.example"][:3] == ["email", "aisha@fabrikam.example", "hard_bounce"]
+
+    events = history(cli, workspace.lead("Aisha Khan"))["events"]
+    [bounce] = [e for e in events if e["type"] == "MessageBounced"]
+    assert bounce["data"]["hard"] is True and bounce["data"]["step"] == 2 and bounce["actor"] == "webhook"
+
+
+def test_the_one_click_unsubscribe_suppresses_and_stops_the_lead(
+    demo: tuple[Cli, subprocess.CompletedProcess[str]], workspace: Workspace
+) -> None:
+    cli, result = demo
+    out = result.stdout
+
+    what, step, clicked_at, answer = reactions(out)["Priya Patel"]
+    assert (what, step, clicked_at, answer) == ("clicked the one-click unsubscribe", "3", "Mon 09 Mar 11:00 IST", "200")
+    assert sent_by_lead(out)["Priya Patel"] == {2: "Thu 05 Mar 09:00 IST", 3: "Mon 09 Mar 09:00 IST"}
+    assert steps_not_sent(out)[("Priya Patel", 4)] == (clicked_at, "not sent", "lead stopped: unsubscribed")
+    assert course(out)["Priya Patel"] == [(clicked_at, "Stopped: unsubscribed", "unsubscribe")]
+    suppressed = {row[1]: row for row in table(out, "Suppression list")}
+    assert suppressed["priya.patel@wingtip.example"][2] == "unsubscribe"
+    assert len(suppressed) == 2
+
+    events = history(cli, workspace.lead("Priya Patel"))["events"]
+    [stopped] = [e for e in events if e["type"] == "EnrollmentStopped"]
+    assert stopped["data"]["reason"] == "unsubscribed" and stopped["actor"] == "unsubscribe"
+    assert [e["data"]["step"] for e in events if e["type"] == "MessageSent"] == [2, 3]
+
+
+def test_the_inbox_shows_the_reply_the_out_of_office_and_the_bounce(
+    demo: tuple[Cli, subprocess.CompletedProcess[str]],
+) -> None:
     _, result = demo
     out = result.stdout
 
-    came_back = {(lead, what): at for lead, what, at in table(out, "What came back")}
-    replied_at = came_back[("Marco Rossi", "replied to the first email")]
-    assert replied_at.startswith("Thu 05 Mar ") and replied_at.endswith(" CET")
-    assert came_back[("Sarah Johnson", "accepted the LinkedIn invite")] == "Tue 03 Mar 11:00 PST"
+    assert "Alex read 1 reply in the inbox." in out
+    assert "The unified inbox: 11 threads, 2 unread" in out
+    threads = {(lead, channel): rest for lead, channel, *rest in table(out, "The unified inbox")}
+    assert len(threads) == 11  # an email thread for each lead emailed, a LinkedIn one for each invited
+    marco = threads[("Marco Rossi", "email")]
+    assert marco[:2] == ["read", "replied"] and marco[3] == "them (reply)" and marco[4].startswith("Hi Alex")
+    aisha = threads[("Aisha Khan", "email")]
+    assert aisha[:2] == ["unread", "bounced"] and aisha[3] == "them (bounce)"
+    kenji = threads[("Kenji Tanaka", "email")]
+    assert kenji[:2] == ["unread", "ooo"] and kenji[2] == "Thu 12 Mar 09:00 JST" and kenji[3] == "us"
+    assert threads[("Priya Patel", "email")][:2] == ["read", ""]  # an unsubscribe click writes no message
+    assert [rest[0] for rest in threads.values()].count("unread") == 2
 
-    marco_sent = [int(step) for lead, step, *_ in table(out, "What went out") if lead == "Marco Rossi"]
-    assert marco_sent == [1, 2]
-    marco_skipped = [
-        (int(step), at, why) for lead, step, at, why in table(out, "Steps skipped") if lead == "Marco Rossi"
-    ]
-    assert marco_skipped == [(3, replied_at, "replied"), (4, replied_at, "replied")]
     assert (
-        "The SMTP sink received 16 emails and the LinkedIn sandbox 5 invitations (1 accepted)."
-        " Leads: 6 completed, 1 stopped." in out
+        "The SMTP sink received 13 emails and the LinkedIn sandbox 5 invitations (1 accepted)."
+        " Leads: 5 completed, 2 stopped." in out
     )
 
 

@@ -32,5 +32,18 @@ def test_the_demo_ends_only_after_the_read_models_caught_up_through_kafka(servic
         enrolled = conn.execute(
             "SELECT count(*) FROM read.enrollments WHERE workspace_id = %s", (workspace_id,)
         ).fetchone()
+        stopped = conn.execute(
+            "SELECT stop_reason FROM read.enrollments WHERE workspace_id = %s AND status = 'stopped'"
+            " ORDER BY stop_reason",
+            (workspace_id,),
+        ).fetchall()
+        inbox = conn.execute(
+            "SELECT count(*) FILTER (WHERE replied), count(*) FILTER (WHERE ooo), count(*) FILTER (WHERE bounced)"
+            " FROM read.inbox_threads WHERE workspace_id = %s",
+            (workspace_id,),
+        ).fetchone()
     assert runs == [("Q1 outbound",)]
     assert enrolled == (7,)
+    # What came back through the webhooks and the unsubscribe link reached the read models too.
+    assert stopped == [("replied",), ("unsubscribed",)]
+    assert inbox == (1, 1, 1)
