@@ -117,6 +117,7 @@ class Database:
             # statement that met a dropped connection, and the pool discards the broken one.
             "POSTGRES_PRE_PING": "n",
             "APPLICATION_RECORDER_TOPIC": "plera.recorder:PleraRecorder",
+            "AGGREGATE_CACHE_MAXSIZE": "10000",
         }
 
     def meta(self, key: str) -> str | None:

@@ -53,6 +53,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.monitor.close()
 
 
+def app_from_environment() -> FastAPI:
+    """The API alone, on the PLERA_* settings of the environment, to serve it from several processes:
+    `uvicorn plera.api:app_from_environment --factory --workers N`, beside `plera worker` and a feed."""
+    return create_app(Services.open())
+
+
 def create_app(sv: Services) -> FastAPI:
     app = FastAPI(title="Plera Sequences", version="1", description=_DESCRIPTION, docs_url="/docs", lifespan=_lifespan)
     app.state.services = sv

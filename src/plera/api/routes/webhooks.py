@@ -28,7 +28,9 @@ async def signed_body(sv: Services, workspace_id: str, request: Request) -> tupl
     body = await request.body()
     try:
         ws = UUID(workspace_id)
-        secret = await run_in_threadpool(_webhook_secret, sv, ws)
+        secret = _cached_secret(ws)
+        if secret is None:  # a thread for the store, only when the secret is not at hand
+            secret = await run_in_threadpool(_webhook_secret, sv, ws)
     except (ValueError, NotFound):
         raise ApiError(401, "bad_signature", "the signature or its timestamp is not valid") from None
     headers = request.headers
@@ -41,10 +43,12 @@ _SECRETS: dict[UUID, tuple[float, str]] = {}
 _SECRET_TTL = 30.0  # seconds a decrypted secret is reused: deliveries come in bursts
 
 
-def _webhook_secret(sv: Services, workspace_id: UUID) -> str:
+def _cached_secret(workspace_id: UUID) -> str | None:
     cached = _SECRETS.get(workspace_id)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
+    return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
+
+def _webhook_secret(sv: Services, workspace_id: UUID) -> str:
     secret = sv.vault.get(sv.events.get(workspace_id, Workspace).webhook_secret_id)
     _SECRETS[workspace_id] = (time.monotonic() + _SECRET_TTL, secret)
     return secret
