@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
@@ -13,12 +15,14 @@ from plera.runtime import Services
 ACTOR = "worker"
 
 
-def wake_returned(sv: Services, *, limit: int = 500) -> int:
-    """Resumes the leads whose out-of-office pause is over; returns how many."""
+def wake_returned(sv: Services, *, limit: int = 500, workspace_id: UUID | None = None) -> int:
+    """Resumes the leads (of one workspace, or of all) whose out-of-office pause is over; returns how many."""
     now = sv.clock.now()
     with sv.db.pool.connection() as conn:
         rows = conn.execute(
-            "SELECT enrollment_id FROM read.due_enrollments WHERE away_until <= %s LIMIT %s", (now, limit)
+            "SELECT enrollment_id FROM read.due_enrollments WHERE away_until <= %s"
+            " AND (%s::uuid IS NULL OR workspace_id = %s) LIMIT %s",
+            (now, workspace_id, workspace_id, limit),
         ).fetchall()
     woken = 0
     for (enrollment_id,) in rows:

@@ -82,7 +82,9 @@ def atomically(sv: Services, decide: Callable[[Changes], T], *, delivery: tuple[
         except IntegrityError:
             if delivery is not None and taken(sv, *delivery):
                 raise AlreadyTaken(delivery[1]) from None
-            time.sleep(random.uniform(0, 0.005 * attempt))  # spread the racers out
+            # Truncated exponential backoff with jitter: a burst of writers on one aggregate (unmatched
+            # mail on its workspace) spreads out instead of colliding again and again.
+            time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
     raise RuntimeError(f"gave up after {ATTEMPTS} conflicting writes")
 
 

@@ -299,3 +299,24 @@ def test_copies_of_one_delivery_racing_each_other_are_taken_in_once(world, clien
     assert statuses == ["applied"] + ["duplicate"] * 5
     assert _events_of(world, world.leads["Gus"], "MessageReceived") == 1
     assert _events_of(world, world.enrollment("Gus").id, "ReplyDetected") == 1
+
+
+def test_a_burst_of_mail_from_strangers_is_all_kept(world, client):
+    """Unmatched mail is kept on the workspace, so concurrent deliveries race for one aggregate's next
+    version: each must still be taken in (the losers decide again), none answered with an error."""
+    world.import_leads(person("Ivy"))
+    world.launch(steps=EMAILS)
+
+    def stranger(n: int) -> int:
+        message = EmailMessage()
+        message["From"] = f"stranger{n}@elsewhere.example"
+        message["To"] = "alex@plera.example"
+        message["Subject"] = "Hello"
+        message["Message-ID"] = f"<stranger-{n}@elsewhere.example>"
+        message.set_content("Who is this?")
+        return deliver(world, client, message).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(stranger, range(40)))
+    assert statuses == [202] * 40
+    assert _events_of(world, world.workspace_id, "UnmatchedMailReceived") == 40
