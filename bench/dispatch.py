@@ -12,15 +12,15 @@ Run: python bench/dispatch.py [--leads 3000] [--senders 100] [--concurrency 8] [
    at a local SMTP sink (aiosmtpd, in this process, as `plera demo` uses). The limits are opened
    wide: the clock is Tuesday 10:00 (the window open) and runs --speed times faster than real time,
    so a sender's spacing (window ÷ daily_limit = 2.88 s, ±20%) does not bind: its ceiling is printed.
-   The read models are caught up, then ONE worker (`Worker.dispatch_due` called in this thread,
-   its pool of --concurrency threads doing the dispatches) claims and dispatches until every lead's
+   The read models are caught up, then ONE worker (`Worker.dispatch_due` called in this thread; each
+   pass sends to up to --concurrency senders at once) claims and dispatches until every lead's
    step went out, while the in-process read-model feed runs beside it, as in `plera up`. Each
    dispatch is the whole protocol: claim with the sender's counter, re-check against the aggregates,
    StepDispatching, SMTP to the sink, MessageSent and the outcome's bookkeeping. Printed: sends/s
-   (target >= 100), a check that the sink got each message once, and where the time goes: thread
-   seconds per phase (outermost phase counted, so loads inside a claim count as the claim's).
-   With --profile N (and pyinstrument installed) N more leads are dispatched one by one in this
-   thread under pyinstrument, and the heaviest frames are printed.
+   (target >= 100), a check that the sink got each message once, and where the time goes: seconds
+   per phase (outermost phase counted, so loads inside a claim count as the claim's).
+   With --profile N (and pyinstrument installed) N more leads are dispatched, a pass of up to 50
+   at a time, in this thread under pyinstrument, and the heaviest frames are printed.
 2. Scheduling. --enrollments leads are imported and marked enriched, a four-step email sequence is
    made ready, the read models catch up (readiness reads the leads there), and `launch_sequence` is
    timed: it checks readiness, enrolls every lead and schedules its step 1 (LeadEnrolled and
@@ -48,12 +48,15 @@ from zoneinfo import ZoneInfo
 from common import machine_load, scratch_services
 
 import plera.commands.dispatch as dispatch_module
+import plera.commands.recheck as recheck_module
+import plera.commands.send_outcomes as outcomes_module
 import plera.scheduling.worker as worker_module
 from plera.clock import FixedClock
 from plera.commands.claims import claim_due
-from plera.commands.dispatch import dispatch
+from plera.commands.dispatch import dispatch_all
 from plera.commands.lead_import import parse_json_rows
 from plera.commands.messaging import readiness
+from plera.commands.outbox import Outbox
 from plera.commands.runs import CreateRun, create_run
 from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence
@@ -83,7 +86,7 @@ class RunningClock:
 
 
 class Phases:
-    """Thread seconds per phase of the protocol, summed over every dispatch thread. Only the outermost
+    """Seconds per phase of the protocol, summed over every thread that runs one. Only the outermost
     phase of a call counts, so nothing is counted twice."""
 
     def __init__(self) -> None:
@@ -124,19 +127,20 @@ def phases_of(sv: Services) -> Iterator[Phases]:
         patched.append((owner, name, vars(owner).get(name)))  # None: a method found on the class
         setattr(owner, name, phases.timed(label, original, outermost=outermost))
 
-    patch(worker_module, "dispatch", "dispatch (total)", outermost=False)
+    patch(worker_module, "dispatch_all", "dispatch (total)", outermost=False)
     patch(worker_module, "claim_due", "claim: due rows, sender counters")
     patch(sv.events, "get", "load aggregates")
     patch(sv.events, "load_many", "load aggregates")
     patch(sv.events, "save", "append events")
-    patch(dispatch_module, "send_step", "send: SMTP to the sink")
-    patch(dispatch_module, "finish", "finish / release the claim")
-    patch(dispatch_module, "release", "finish / release the claim")
-    patch(dispatch_module, "zone_of", "policy: zone, window")
-    patch(dispatch_module.policy, "is_open", "policy: zone, window")
-    render = dispatch_module.OutboundMessage.for_step
-    patched.append((dispatch_module.OutboundMessage, "for_step", dispatch_module.OutboundMessage.__dict__["for_step"]))
-    dispatch_module.OutboundMessage.for_step = classmethod(  # type: ignore[method-assign, assignment]
+    patch(Outbox, "send_all", "send: SMTP to the sink")
+    patch(dispatch_module, "release_all", "finish / release the claim")
+    patch(outcomes_module, "finish_all", "finish / release the claim")
+    patch(recheck_module, "suppression_for", "suppression list")
+    patch(recheck_module, "zone_of", "policy: zone, window")
+    patch(recheck_module.policy, "is_open", "policy: zone, window")
+    render = recheck_module.OutboundMessage.for_step
+    patched.append((recheck_module.OutboundMessage, "for_step", recheck_module.OutboundMessage.__dict__["for_step"]))
+    recheck_module.OutboundMessage.for_step = classmethod(  # type: ignore[method-assign, assignment]
         lambda cls, *a, **k: phases.timed("render the message", render)(*a, **k)
     )
     try:
@@ -270,7 +274,7 @@ def throughput(args: argparse.Namespace) -> None:
         )
         total = phases.seconds.pop("dispatch (total)", 0.0)
         inside = sum(v for k, v in phases.seconds.items() if not k.startswith("claim"))
-        print("   where the time goes (thread seconds over all dispatch threads; ms per send):")
+        print("   where the time goes (seconds in each phase; ms per send):")
         for name, seconds in sorted(phases.seconds.items(), key=lambda kv: -kv[1]):
             print(f"     {name:34} {seconds:7.2f} s  {seconds / max(sent, 1) * 1e3:6.2f} ms")
         other = total - inside
@@ -300,11 +304,10 @@ def profile(sv: Services, ws: UUID, run: UUID, senders: list[UUID], steps: list[
         claims = claim_due(sv, "profiler", limit=50, workspace_id=ws)
         if not claims:
             time.sleep(0.002)
-        for claim in claims:
-            done += dispatch(sv, claim) == "sent"
+        done += dispatch_all(sv, claims).count("sent")
     profiler.stop()
     elapsed = time.perf_counter() - t
-    print(f"   profile: {done} sends one by one in this thread in {elapsed:.2f} s ({done / elapsed:,.1f} sends/s):")
+    print(f"   profile: {done} sends in passes in this thread in {elapsed:.2f} s ({done / elapsed:,.1f} sends/s):")
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     lines = [line for line in text.splitlines() if line.strip()]
     print("\n".join("     " + line for line in lines[:60]))

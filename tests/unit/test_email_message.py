@@ -9,7 +9,10 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
+import pytest
+
 from plera.channels.email import OutgoingEmail, SmtpAccount, as_html, build_message
+from plera.channels.email_message import wire_bytes
 
 ACCOUNT = SmtpAccount(host="smtp.plera.example", port=587, from_name="Ana Ruiz", from_address="ana@plera.example")
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -123,3 +126,53 @@ def test_links_are_found_before_escaping_and_leave_trailing_punctuation_out():
 def test_a_subject_a_template_broke_over_lines_becomes_one_line():
     message = build_message(ACCOUNT, an_email(subject="Hello\nthere\r\n friend"))
     assert message["Subject"] == "Hello there friend"
+
+
+WIRE_CASES = [
+    an_email(),
+    an_email(unsubscribe_url=UNSUBSCRIBE, in_reply_to="<a@plera.example>", references=["<a@plera.example>"]),
+    an_email(subject="Grüße an Zoë", text="Hallo Jürgen, ça va?\n\nBis bald 😀"),
+    an_email(subject="A subject long enough to be folded over more than one line " * 3, text="x" * 2000),
+    an_email(text="trailing spaces   \n\ttabs\n.a dot\nequals = sign\r\nand CRLF\rand CR"),
+    an_email(text=""),
+]
+
+
+def _seen(raw: bytes) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """What a receiver reads: the headers that carry meaning, and each part's type and text."""
+    message = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw.replace(b"\r\n", b"\n")))
+    names = ("To", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "List-Unsubscribe")
+    sender = message["From"].addresses[0]
+    return (
+        {n: str(message[n]) for n in names if n in message} | {"From": f"{sender.display_name} <{sender.addr_spec}>"},
+        [(p.get_content_type(), p.get_content()) for p in message.iter_parts()],
+    )
+
+
+def test_the_wire_form_carries_what_the_librarys_message_carries() -> None:
+    account = SmtpAccount(host="h", port=25, from_name='Zoë "Z" Ruiz', from_address="zoe@plera.example")
+    for email in WIRE_CASES:
+        headers, parts = _seen(wire_bytes(account, email))
+        expected_headers, expected_parts = _seen(build_message(account, email).as_bytes())
+        assert parts == expected_parts
+        assert headers["Subject"] == " ".join(email.subject.split())
+        assert headers.keys() == expected_headers.keys()
+        assert headers["From"] == 'Zoë "Z" Ruiz <zoe@plera.example>'  # the library's own drops the quotes
+        for name in headers.keys() - {"Subject", "From", "List-Unsubscribe"}:  # the library may fold these
+            assert headers[name] == expected_headers[name]
+        if email.unsubscribe_url:
+            assert headers["List-Unsubscribe"] == f"<{email.unsubscribe_url}>"
+
+
+def test_the_wire_form_is_seven_bit_with_short_crlf_lines() -> None:
+    for email in WIRE_CASES:
+        raw = wire_bytes(ACCOUNT, email)
+        assert raw.isascii()
+        assert b"\n" not in raw.replace(b"\r\n", b"")
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+def test_a_header_with_a_line_break_is_refused_on_the_wire_too() -> None:
+    account = SmtpAccount(host="h", port=25, from_name="Ana\r\nBcc: x@evil.example", from_address="ana@plera.example")
+    with pytest.raises(ValueError):
+        wire_bytes(account, an_email())

@@ -2,26 +2,36 @@
 
 A message carries our message id as its Message-ID (the idempotency key of the send protocol),
 a Date from plera.clock, a text and an HTML part, threading headers for follow-ups, and the
-RFC 8058 one-click unsubscribe headers. A failure is classified for the send protocol: the
-recipient's (a 5xx to RCPT: permanent for this lead), the sender's (no connection, refused
-login: pause the sender), or passing (4xx: retry later).
+RFC 8058 one-click unsubscribe headers (`email_message.py`). A failure is classified for the send
+protocol: the recipient's (a 5xx to RCPT: permanent for this lead), the sender's (no connection,
+refused login: pause the sender), or passing (4xx: retry later).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import re
+import functools
+import socket
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import aiosmtplib
 
+from plera.channels.email_message import OutgoingEmail, as_html, build_message, wire_bytes
 from plera.channels.errors import SendFailed  # re-exported: callers import it from here too
+
+__all__ = [
+    "OutgoingEmail",
+    "SendFailed",
+    "SmtpAccount",
+    "SmtpConnections",
+    "as_html",
+    "build_message",
+    "send",
+    "send_async",
+]
 
 
 @dataclass(frozen=True)
@@ -34,81 +44,96 @@ class SmtpAccount:
     password: str | None = None
     starttls: bool = True
 
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    message_id: str  # "<...@...>", as the send protocol derives it
-    to: str
-    subject: str
-    text: str
-    date: datetime
-    in_reply_to: str | None = None
-    references: Sequence[str] = field(default_factory=tuple)
-    unsubscribe_url: str | None = None
+    def __repr__(self) -> str:
+        return f"SmtpAccount(host={self.host!r}, port={self.port!r}, from_address={self.from_address!r})"
 
 
-def build_message(account: SmtpAccount, email: OutgoingEmail) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = formataddr((account.from_name, account.from_address))
-    message["To"] = email.to
-    message["Subject"] = " ".join(email.subject.split())  # a header is one line, whatever a template made
-    message["Date"] = format_datetime(email.date)
-    message["Message-ID"] = email.message_id
-    if email.in_reply_to:
-        message["In-Reply-To"] = email.in_reply_to
-    if email.references:
-        message["References"] = " ".join(email.references)
-    if email.unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(email.text)
-    message.add_alternative(as_html(email.text), subtype="html")
-    return message
+@functools.cache
+def _local_hostname() -> str:
+    """The name we greet servers with. aiosmtplib asks the resolver again on every connection, in a thread."""
+    return socket.getfqdn()
 
 
-_URL = re.compile(r"https?://[^\s<>\"']+")
-_TRAILING = ".,;:!?)]}"  # punctuation after a link in prose, not part of it
+class SmtpConnections:
+    """Open connections to the senders' servers, one per account, kept between messages: connecting
+    (TCP, EHLO, STARTTLS, login) costs more than sending. Used on one event loop at a time.
 
+    A kept connection the server has closed meanwhile (or is closing: a 421 answer) is opened again,
+    but only when MAIL FROM meets that, before the server can have taken anything: a message is
+    never offered twice. Any other failure closes the connection, so the next message starts on a
+    clean one.
+    """
 
-def as_html(text: str) -> str:
-    """The text part as simple HTML: escaped, paragraphs kept, links clickable."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return (
-        '<!doctype html>\n<html><body style="font-family: sans-serif">\n'
-        + "\n".join("<p>" + _linked(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
-        + "\n</body></html>\n"
-    )
+    def __init__(self, *, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self._open: dict[SmtpAccount, aiosmtplib.SMTP] = {}
 
+    async def send(self, account: SmtpAccount, email: OutgoingEmail) -> None:
+        """Sends the message; raises SendFailed, classified, when it is refused or cannot go."""
+        data = wire_bytes(account, email)
+        utf8 = not (account.from_address + email.to).isascii()
+        with _classified(account):
+            kept = self._open.pop(account, None)
+            if kept is not None and not kept.is_connected:
+                kept.close()
+                kept = None
+            smtp = kept or await self._connect(account)
+            try:
+                try:
+                    await self._mail(smtp, account.from_address, utf8)
+                except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPSenderRefused, ConnectionError) as e:
+                    closing = not isinstance(e, aiosmtplib.SMTPSenderRefused) or e.code == 421
+                    if kept is None or not closing:
+                        raise
+                    smtp.close()
+                    smtp = await self._connect(account)
+                    await self._mail(smtp, account.from_address, utf8)
+                await smtp.rcpt(email.to, encoding="utf-8" if utf8 else "ascii")
+                await smtp.data(data)
+            except BaseException:
+                smtp.close()
+                raise
+            self._open[account] = smtp
 
-def _linked(text: str) -> str:
-    """Escapes the text and makes its URLs links (found before escaping, so an escaped quote is never in one)."""
-    out, last = [], 0
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(_TRAILING)
-        end = match.start() + len(url)
-        out.append(html.escape(text[last : match.start()]))
-        out.append(f'<a href="{html.escape(url)}">{html.escape(url)}</a>')
-        last = end
-    out.append(html.escape(text[last:]))
-    return "".join(out)
+    async def close(self) -> None:
+        for account in list(self._open):
+            await self._quit(account)
 
+    async def _quit(self, account: SmtpAccount) -> None:
+        smtp = self._open.pop(account)
+        try:
+            await smtp.quit(timeout=5)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass  # a goodbye the server did not hear changes nothing
+        finally:
+            smtp.close()
 
-async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:
-    message = build_message(account, email)
-    try:
-        await aiosmtplib.send(
-            message,
+    async def _connect(self, account: SmtpAccount) -> aiosmtplib.SMTP:
+        smtp = aiosmtplib.SMTP(
             hostname=account.host,
             port=account.port,
             username=account.username,
             password=account.password,
             start_tls=account.starttls,
-            timeout=timeout,
+            timeout=self.timeout,
+            local_hostname=_local_hostname(),
         )
-    except aiosmtplib.SMTPRecipientsRefused as e:
-        codes = [r.code for r in e.recipients]
-        fault = "recipient" if all(500 <= c < 600 for c in codes) else "transient"
-        raise SendFailed(fault, "; ".join(f"{r.code} {r.message}" for r in e.recipients)) from e
+        await smtp.connect()
+        return smtp
+
+    @staticmethod
+    async def _mail(smtp: aiosmtplib.SMTP, sender: str, utf8: bool) -> None:
+        if utf8 and not smtp.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported("a non-ASCII address needs SMTPUTF8, which this server lacks")
+        await smtp.mail(sender, options=["SMTPUTF8"] if utf8 else None, encoding="utf-8" if utf8 else "ascii")
+
+
+@contextmanager
+def _classified(account: SmtpAccount) -> Iterator[None]:
+    try:
+        yield
+    except aiosmtplib.SMTPRecipientRefused as e:
+        raise SendFailed("recipient" if 500 <= e.code < 600 else "transient", f"{e.code} {e.message}") from e
     except aiosmtplib.SMTPAuthenticationError as e:
         raise SendFailed("sender", f"login refused: {e.code} {e.message}") from e
     except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPServerDisconnected) as e:
@@ -119,11 +144,20 @@ async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: flo
         raise SendFailed("sender", f"{type(e).__name__}: {e}") from e
 
 
+async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:
+    """One message on a connection of its own."""
+    connections = SmtpConnections(timeout=timeout)
+    try:
+        await connections.send(account, email)
+    finally:
+        await connections.close()
+
+
 _threads = threading.local()
 
 
 def send(account: SmtpAccount, email: OutgoingEmail, *, timeout: float = 30.0) -> None:
-    """Sends from a thread with no event loop running (the API's worker threads, the dispatcher's).
+    """Sends from a thread with no event loop running (the API's worker threads).
 
     Each thread keeps one event loop for its sends: making and closing a loop per message
     (asyncio.run) cost as much CPU as the SMTP exchange itself."""

@@ -12,16 +12,18 @@ eligible-time order. Every decision reads plera.clock; only the lease counts rea
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
+from psycopg import Connection, Cursor
 
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
+from plera.commands import capacity
 from plera.runtime import Services
 from plera.scheduling import policy
 
@@ -60,14 +62,6 @@ class Claim:
     slot_until: datetime | None = None  # the sender's next slot this claim set
 
 
-@dataclass
-class _Counter:
-    sent: int
-    invites_week: int
-    next_slot_at: datetime | None
-    invites_taken: int = 0  # by this pass
-
-
 class _Context:
     """What one claim pass knows: rules, sequences and senders, loaded once for all its rows."""
 
@@ -85,6 +79,9 @@ class _Context:
         senders = sv.events.load_many({r[7] for r in rows if r[7] is not None})
         self.senders = {i: a for i, a in senders.items() if isinstance(a, SenderAccount)}
 
+    def day_of(self, workspace_id: UUID, now: datetime) -> date:
+        return policy.workspace_day(self.rules[workspace_id], now)
+
 
 def claim_due(sv: Services, worker: str, *, limit: int = 50, workspace_id: UUID | None = None) -> list[Claim]:
     """Claims up to `limit` due steps for this worker, earliest first, within their limits (of every
@@ -95,95 +92,72 @@ def claim_due(sv: Services, worker: str, *, limit: int = 50, workspace_id: UUID 
         if not rows:
             return []
         ctx = _Context(sv, rows)
-        counters = _lock_counters(conn, ctx, rows, now)
-        started = _lock_started(conn, ctx, rows, now)
-        claims = []
+        counters = capacity.lock_senders(conn, {(r[7], ctx.day_of(r[2], now)) for r in rows if r[7] is not None})
+        started = capacity.lock_sequences(
+            conn,
+            {
+                (r[3], ctx.day_of(r[2], now))
+                for r in rows
+                if r[1] == 1 and ctx.sequences[r[3]].settings.get("daily_new_leads") is not None
+            },
+        )
+        first = _first_in_line(conn, rows, now)
+        claims, later = [], []
         for row in rows:
-            if row[7] is not None and not _first_in_line(conn, row, now, workspace_id):
+            if row[7] is not None and not first(row):
                 continue  # an earlier step of this sender is another worker's: it goes first
             decision = _decide(ctx, counters, started, row, now)
             if isinstance(decision, Claim):
-                _take(conn, decision, worker)
                 claims.append(decision)
             else:
-                conn.execute(
-                    "UPDATE read.due_queue SET not_before = %s WHERE enrollment_id = %s AND step = %s",
-                    (decision, row[0], row[1]),
+                later.append((decision, row[0], row[1]))
+        with conn.cursor() as cur:
+            if later:
+                cur.executemany(
+                    "UPDATE read.due_queue SET not_before = %s WHERE enrollment_id = %s AND step = %s", later
                 )
-        _write_counters(conn, counters, started)
+            _take(cur, claims, worker)
+            capacity.write(cur, counters, started)
     return claims
 
 
-def _first_in_line(conn: Connection, row: tuple[Any, ...], now: datetime, workspace_id: UUID | None) -> bool:
-    """Whether the row is its sender's earliest due step. Asked once the sender's counter is locked,
-    so that when two workers hold different steps of one sender, the earlier step takes the slot
-    and what does not fit rolls over in eligible-time order."""
-    first = conn.execute(
-        "SELECT d.enrollment_id, d.step FROM read.due_queue d"
-        " JOIN read.catalog s ON s.id = d.sequence_id AND s.status = 'active'"
-        " WHERE d.sender_id = %s AND NOT d.paused AND coalesce(d.not_before, d.eligible_at) <= %s"
-        " AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())"
-        " ORDER BY d.eligible_at, d.enrollment_id, d.step LIMIT 1",
-        (row[7], now),
-    ).fetchone()
-    return first is None or (first[0], first[1]) == (row[0], row[1])
-
-
-def _day_of(ctx: _Context, workspace_id: UUID, now: datetime) -> date:
-    return policy.workspace_day(ctx.rules[workspace_id], now)
-
-
-def _lock_counters(
-    conn: Connection, ctx: _Context, rows: list[tuple[Any, ...]], now: datetime
-) -> dict[tuple[UUID, date], _Counter]:
-    keys = sorted({(r[7], _day_of(ctx, r[2], now)) for r in rows if r[7] is not None})
-    counters = {}
-    for sender_id, day in keys:  # in key order: two workers never wait on each other crosswise
-        conn.execute(
-            "INSERT INTO plera_sender_days (sender_id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING", (sender_id, day)
-        )
-        found = conn.execute(
-            "SELECT sent, next_slot_at FROM plera_sender_days WHERE sender_id = %s AND day = %s FOR UPDATE",
-            (sender_id, day),
-        ).fetchone()
-        week = conn.execute(
-            "SELECT coalesce(sum(invites), 0) FROM plera_sender_days WHERE sender_id = %s AND day > %s AND day <= %s",
-            (sender_id, day - timedelta(days=7), day),
-        ).fetchone()
-        assert found is not None and week is not None
-        counters[(sender_id, day)] = _Counter(found[0], int(week[0]), found[1])
-    return counters
-
-
-def _lock_started(
-    conn: Connection, ctx: _Context, rows: list[tuple[Any, ...]], now: datetime
-) -> dict[tuple[UUID, date], int]:
-    keys = sorted(
-        {
-            (r[3], _day_of(ctx, r[2], now))
-            for r in rows
-            if r[1] == 1 and ctx.sequences[r[3]].settings.get("daily_new_leads") is not None
-        }
-    )
-    started = {}
-    for sequence_id, day in keys:
-        conn.execute(
-            "INSERT INTO plera_sequence_days (sequence_id, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (sequence_id, day),
-        )
-        found = conn.execute(
-            "SELECT started FROM plera_sequence_days WHERE sequence_id = %s AND day = %s FOR UPDATE",
-            (sequence_id, day),
-        ).fetchone()
-        assert found is not None
-        started[(sequence_id, day)] = found[0]
-    return started
+def _first_in_line(conn: Connection, rows: list[tuple[Any, ...]], now: datetime) -> Callable[[tuple[Any, ...]], bool]:
+    """Whether a row is its sender's earliest due step, once the rows before it in this pass are taken
+    or put off. Asked once the senders' counters are locked, so that when two workers hold different
+    steps of one sender, the earlier step takes the slot and what does not fit rolls over in
+    eligible-time order. One query: each sender's first due steps, as many as the pass holds."""
+    ours: dict[UUID, list[tuple[UUID, int]]] = {}
+    for row in rows:
+        if row[7] is not None:
+            ours.setdefault(row[7], []).append((row[0], row[1]))
+    found = conn.execute(
+        "SELECT s.sender_id, f.enrollment_id, f.step"
+        " FROM unnest(%s::uuid[], %s::int[]) AS s(sender_id, n) CROSS JOIN LATERAL ("
+        "  SELECT d.enrollment_id, d.step, d.eligible_at FROM read.due_queue d"
+        "  JOIN read.catalog q ON q.id = d.sequence_id AND q.status = 'active'"
+        "  WHERE d.sender_id = s.sender_id AND NOT d.paused AND coalesce(d.not_before, d.eligible_at) <= %s"
+        "  AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())"
+        "  ORDER BY d.eligible_at, d.enrollment_id, d.step LIMIT s.n) f"
+        " ORDER BY s.sender_id, f.eligible_at, f.enrollment_id, f.step",
+        (list(ours), [len(v) for v in ours.values()], now),
+    ).fetchall()
+    line: dict[UUID, list[tuple[UUID, int]]] = {}
+    for sender_id, enrollment_id, step in found:
+        line.setdefault(sender_id, []).append((enrollment_id, step))
+    first: set[tuple[UUID, int]] = set()
+    for sender_id, mine in ours.items():
+        theirs = line.get(sender_id, [])
+        for n, own in enumerate(mine):
+            if n < len(theirs) and theirs[n] != own:
+                break  # another worker's step is ahead of this one, and of the pass's later ones
+            first.add(own)  # the steps ahead of it are this pass's: taken or put off before it
+    return lambda row: (row[0], row[1]) in first
 
 
 def _decide(
     ctx: _Context,
-    counters: dict[tuple[UUID, date], _Counter],
-    started: dict[tuple[UUID, date], int],
+    counters: dict[capacity.Key, capacity.Counter],
+    started: dict[capacity.Key, int],
     row: tuple[Any, ...],
     now: datetime,
 ) -> Claim | datetime:
@@ -234,71 +208,74 @@ def _unit(enrollment_id: UUID, step: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def _take(conn: Connection, claim: Claim, worker: str) -> None:
-    conn.execute(
+def _take(cur: Cursor[Any], claims: list[Claim], worker: str) -> None:
+    if not claims:
+        return
+    cur.executemany(
         "UPDATE read.due_queue SET claimed_by = %s, lease_until = clock_timestamp() + %s, not_before = NULL"
         " WHERE enrollment_id = %s AND step = %s",
-        (worker, LEASE, claim.enrollment_id, claim.step),
+        [(worker, LEASE, c.enrollment_id, c.step) for c in claims],
     )
-    conn.execute(
+    cur.executemany(
         "INSERT INTO plera_claims (enrollment_id, step, workspace_id, sender_id, day, new_lead, invite, worker,"
         " lease_until) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp() + %s)"
         " ON CONFLICT (enrollment_id, step) DO UPDATE SET worker = EXCLUDED.worker, lease_until = EXCLUDED.lease_until,"
         " day = EXCLUDED.day, sender_id = EXCLUDED.sender_id",
-        (
-            claim.enrollment_id,
-            claim.step,
-            claim.workspace_id,
-            claim.sender_id,
-            claim.day,
-            claim.new_lead,
-            claim.invite,
-            worker,
-            LEASE,
-        ),
+        [
+            (c.enrollment_id, c.step, c.workspace_id, c.sender_id, c.day, c.new_lead, c.invite, worker, LEASE)
+            for c in claims
+        ],
     )
-
-
-def _write_counters(
-    conn: Connection, counters: dict[tuple[UUID, date], _Counter], started: dict[tuple[UUID, date], int]
-) -> None:
-    for (sender_id, day), counter in counters.items():
-        conn.execute(
-            "UPDATE plera_sender_days SET sent = %s, next_slot_at = %s,"
-            " invites = invites + %s WHERE sender_id = %s AND day = %s",
-            (counter.sent, counter.next_slot_at, counter.invites_taken, sender_id, day),
-        )
-    for (sequence_id, day), count in started.items():
-        conn.execute(
-            "UPDATE plera_sequence_days SET started = %s WHERE sequence_id = %s AND day = %s", (count, sequence_id, day)
-        )
 
 
 def release(sv: Services, claim: Claim, *, refund: bool, not_before: datetime | None = None) -> None:
     """Gives a claim back: the row is free again (from `not_before`), and unused capacity returns."""
-    with sv.db.pool.connection() as conn, conn.transaction():
-        conn.execute(
-            "UPDATE read.due_queue SET claimed_by = NULL, lease_until = NULL, not_before = %s"
-            " WHERE enrollment_id = %s AND step = %s",
-            (not_before, claim.enrollment_id, claim.step),
-        )
-        finish(conn, claim, refund=refund)
+    release_all(sv, [(claim, refund, not_before)])
+
+
+def release_all(sv: Services, claims: list[tuple[Claim, bool, datetime | None]]) -> None:
+    """Gives claims back, each with (refund, not_before). One transaction each: a row given back is
+    one the read-model feed may be changing too (a reply, a pause), so no transaction holds two."""
+    if not claims:
+        return
+    with sv.db.pool.connection() as conn:
+        for claim, refund, not_before in claims:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE read.due_queue SET claimed_by = NULL, lease_until = NULL, not_before = %s"
+                    " WHERE enrollment_id = %s AND step = %s",
+                    (not_before, claim.enrollment_id, claim.step),
+                )
+                _finish(cur, [(claim, refund)])
+
+
+def finish_all(sv: Services, claims: list[tuple[Claim, bool]]) -> None:
+    """Ends claims' bookkeeping, each with its refund (the capacity it took comes back), in one transaction."""
+    if claims:
+        with sv.db.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            _finish(cur, claims)
 
 
 def finish(conn: Connection, claim: Claim, *, refund: bool) -> None:
     """Ends the claim's bookkeeping; with `refund`, the capacity it took is given back."""
-    conn.execute("DELETE FROM plera_claims WHERE enrollment_id = %s AND step = %s", (claim.enrollment_id, claim.step))
-    if refund and claim.sender_id is not None:
-        # Nothing went out: the day's count comes back, and so does the slot, unless a later claim
-        # has taken the next one since (the slot only moves forward).
-        conn.execute(
-            "UPDATE plera_sender_days SET sent = greatest(sent - 1, 0), invites = greatest(invites - %s, 0),"
-            " next_slot_at = CASE WHEN next_slot_at = %s THEN NULL ELSE next_slot_at END"
-            " WHERE sender_id = %s AND day = %s",
-            (int(claim.invite), claim.slot_until, claim.sender_id, claim.day),
+    with conn.cursor() as cur:
+        _finish(cur, [(claim, refund)])
+
+
+def _finish(cur: Cursor[Any], claims: list[tuple[Claim, bool]]) -> None:
+    cur.executemany(
+        "DELETE FROM plera_claims WHERE enrollment_id = %s AND step = %s",
+        [(c.enrollment_id, c.step) for c, _ in claims],
+    )
+    refunds = [
+        capacity.Refund(
+            sender=(c.sender_id, c.day) if c.sender_id is not None else None,
+            invite=c.invite,
+            slot_until=c.slot_until,
+            sequence=(c.sequence_id, c.day) if c.new_lead else None,
         )
-    if refund and claim.new_lead:
-        conn.execute(
-            "UPDATE plera_sequence_days SET started = greatest(started - 1, 0) WHERE sequence_id = %s AND day = %s",
-            (claim.sequence_id, claim.day),
-        )
+        for c, refund in claims
+        if refund
+    ]
+    if refunds:
+        capacity.give_back(cur, refunds)

@@ -1,251 +1,157 @@
-"""Dispatch: the send protocol for one claimed step (ARCHITECTURE.md, "The send protocol").
+"""Dispatch: the send protocol for the steps a worker claimed (ARCHITECTURE.md, "The send protocol").
 
-2. Re-check against the truth (the aggregates, not the read model): the step still waits, no
-   reply for a no_reply step, the lead, sequence and sender are active, the window is open.
-3. Append StepDispatching with the version check: the moment of decision. A reply, pause or
-   stop committed before it prevents the send (a concurrent ReplyDetected fails the version check).
-4. Send through the channel, the message id as idempotency key (and as the email's Message-ID).
-5. Record the outcome: MessageSent and the next step scheduled; or StepSendFailed. A recipient's
-   permanent failure ends that lead's channel; a passing one is retried with backoff, up to a
-   limit; a sender's failure pauses the sender and returns the step to the queue.
+A pass takes its claims through the protocol together, so each phase costs the store one round
+trip rather than one per step:
+2. Re-check against the truth (`recheck.py`): the aggregates, loaded for the whole pass, and the
+   suppression list.
+3. Append every StepDispatching in one transaction with the version check: the moment of
+   decision. A reply, pause or stop committed before it prevents the send (a concurrent
+   ReplyDetected fails the version check). When any step of the pass meets a conflict, nothing of
+   the transaction is kept: each step is loaded again, re-checked and decided alone.
+4. Send through the channels (the outbox), the message id as idempotency key (and Message-ID).
+5. Record the outcomes, again in one append (`send_outcomes.py`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for
-from plera.aggregates.errors import DomainError
-from plera.aggregates.lead import Lead
+from plera.aggregates.enrollment import LeadEnrollment
+from plera.aggregates.errors import DomainError, NotFound
 from plera.aggregates.sender_account import SenderAccount
-from plera.aggregates.sequence import Sequence
-from plera.aggregates.workspace import Workspace
-from plera.channels.email import SendFailed
-from plera.commands.claims import Claim, finish, release
-from plera.commands.next_step import rules_of, schedule_next, zone_of
-from plera.commands.outbound import OutboundMessage, Unrenderable, send_step
-from plera.commands.suppressions import suppression_for
+from plera.channels.errors import SendFailed
+from plera.commands.claims import LEASE, Claim, release_all
+from plera.commands.outbound import OutboundMessage
+from plera.commands.outbox import Outbox
+from plera.commands.recheck import CANCELLED, Known, Ready, Release, Skip, Verdict, recheck
+from plera.commands.send_outcomes import (
+    ACTOR,
+    Record,
+    outcome_of,
+    record_all,
+    skipped,
+)
 from plera.runtime import Services
-from plera.scheduling import policy
+
+__all__ = ["decide_pass", "dispatch", "dispatch_all", "record_pass"]
 
 log = logging.getLogger(__name__)
 
-ACTOR = "worker"
-MAX_ATTEMPTS = 4  # a passing failure is retried this many times in all
-BACKOFF = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
-ACCEPT_TIMEOUT = timedelta(days=14)  # a LinkedIn message waits this long for its invite's acceptance
+SEND_WITHIN = LEASE / 2  # no send of a pass starts later than this after its claim: well inside the lease
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A pass after its moment of decision: what each claim came to, in order."""
+
+    verdicts: list[Verdict]
+    not_after: float  # time.monotonic() after which none of its sends may start
+
+    @property
+    def ready(self) -> list[Ready]:
+        return [v for v in self.verdicts if isinstance(v, Ready)]
+
+    @property
+    def messages(self) -> list[tuple[SenderAccount, OutboundMessage]]:
+        return [(r.sender, r.message) for r in self.ready]
 
 
 def dispatch(sv: Services, claim: Claim) -> str:
-    """Runs the protocol for a claimed step; returns what happened (sent, failed, retry, skipped,
-    deferred, cancelled, sender_paused)."""
+    """Runs the protocol for one claimed step; returns what happened (see dispatch_all)."""
+    return dispatch_all(sv, [claim])[0]
+
+
+def dispatch_all(sv: Services, claims: list[Claim], outbox: Outbox | None = None) -> list[str]:
+    """Runs the protocol for a pass's claims; returns what happened to each, in order: sent, failed,
+    retry, skipped, deferred, cancelled, sender_paused, returned (not tried in time), or unknown."""
+    if outbox is None:
+        with Outbox(sv) as own:
+            return dispatch_all(sv, claims, own)
+    decided = decide_pass(sv, claims)
+    return record_pass(sv, decided, outbox.send_all(decided.messages, not_after=decided.not_after))
+
+
+def decide_pass(sv: Services, claims: list[Claim]) -> Decided:
+    """2 and 3: re-checks the claims and appends the decisions; gives back the claims that may not go now."""
+    not_after = time.monotonic() + SEND_WITHIN.total_seconds()
     now = sv.clock.now()
-    enrollment = sv.events.get(claim.enrollment_id, LeadEnrollment)
-    sequence = sv.events.get(enrollment.sequence_id, Sequence)
-    lead = sv.events.get(enrollment.lead_id, Lead)
-    rules = rules_of(sv.events.get(enrollment.workspace_id, Workspace))
-    zone = zone_of(lead, rules).zone
-    step = claim.step
-
-    # 2. Re-check.
-    if not _still_waiting(enrollment, step) or not sequence.is_running:
-        release(sv, claim, refund=True)
-        return "cancelled"
-    if not policy.is_open(rules, zone, now):
-        release(sv, claim, refund=True, not_before=policy.next_opening(rules, zone, now))
-        return "deferred"
-    sender = sv.events.get(claim.sender_id, SenderAccount) if claim.sender_id else None
-    if sender is not None and sender.status != "active":
-        release(sv, claim, refund=True)
-        return "cancelled"
-    skip = _reason_to_skip(sv, enrollment, lead, sender, sequence, step, now)
-    if skip == "wait":
-        deadline = (enrollment.invite_sent_at() or now) + ACCEPT_TIMEOUT
-        release(sv, claim, refund=True, not_before=deadline)
-        return "deferred"
-    if skip is not None:
-        return _skipped(sv, claim, enrollment, sequence, rules, zone, skip)
-    assert sender is not None
-
-    message_id = message_id_for(enrollment.id, step, enrollment.message_attempt(step))
-    try:  # rendered before the decision: nothing but the append may stand between the re-check and it
-        message = OutboundMessage.for_step(sv, sequence, enrollment, lead, sender, step, message_id, now)
-    except Unrenderable as e:
-        return _skipped(sv, claim, enrollment, sequence, rules, zone, str(e))
-
-    # 3. The moment of decision.
-    try:
-        enrollment.dispatch(step=step, message_id=message_id, sender_id=sender.id, at=now, actor=ACTOR)
-        sv.events.save(enrollment)
-    except (IntegrityError, DomainError):
-        release(sv, claim, refund=True)  # something was committed first (a reply, a pause): no send
-        return "cancelled"
-
-    # 4. Send.
-    try:
-        send_step(sv, sender, message)
-    except SendFailed as failure:
-        return _failed(sv, claim, enrollment, sequence, sender, rules, zone, failure)
-    except Exception as error:  # noqa: BLE001 - an unknown error: we cannot know whether it went out
-        log.exception("dispatch of %s step %s: %s", enrollment.id, step, error)
-        return "unknown"  # stays dispatching; recovery records SendOutcomeUnknown after the lease
-
-    # 5. Outcome.
-    def sent(e: LeadEnrollment) -> None:
-        done = sv.clock.now()
-        e.record_sent(step=step, at=done, actor=ACTOR)
-        schedule_next(e, sequence, rules, zone, at=done, actor=ACTOR)
-
-    return _record(sv, claim, enrollment, sent, "sent", refund=False)
-
-
-def _still_waiting(enrollment: LeadEnrollment, step: int) -> bool:
-    if not enrollment.is_open or enrollment.paused or enrollment.next_step != step:
-        return False
-    if enrollment.step_status(step) is not StepStatus.SCHEDULED:
-        return False
-    return not (enrollment.replied_at is not None and enrollment.condition_of(step).value == "no_reply")
-
-
-def _reason_to_skip(
-    sv: Services,
-    enrollment: LeadEnrollment,
-    lead: Lead,
-    sender: SenderAccount | None,
-    sequence: Sequence,
-    step: int,
-    now: datetime,
-) -> str | None:
-    """Why the step cannot go out to this lead at all (it is skipped), "wait" for an invite's
-    acceptance, or None when it may go."""
-    channel = enrollment.channel_of(step)
-    if sender is None:
-        return "no sender account for this channel"
-    if channel == "email" and not lead.details.get("email"):
-        return "no email address"
-    if channel != "email" and not lead.details.get("linkedin_url"):
-        return "no LinkedIn URL"
-    suppressed = suppression_for(
-        sv,
-        lead.workspace_id,
-        email=lead.details.get("email") if channel == "email" else None,
-        linkedin_url=lead.details.get("linkedin_url") if channel != "email" else None,
+    known = Known.load(sv, claims)
+    verdicts = decide(sv, known, [recheck(sv, known, claim, now) for claim in claims], now)
+    release_all(
+        sv, [(c, v.refund, v.not_before) for c, v in zip(claims, verdicts, strict=True) if isinstance(v, Release)]
     )
-    if suppressed is not None:
-        return f"suppressed: {suppressed['skip_reason']}"
-    if sequence.approved_text(step, lead.id) is None:
-        return "no approved message"
-    if enrollment.waits_for_acceptance(step):
-        sent = enrollment.invite_sent_at()
-        if sent is not None and now < sent + ACCEPT_TIMEOUT:
-            return "wait"
-        return "the LinkedIn invite was not accepted in time"
-    return None
+    return Decided(verdicts, not_after)
 
 
-def _failed(
-    sv: Services,
-    claim: Claim,
-    enrollment: LeadEnrollment,
-    sequence: Sequence,
-    sender: SenderAccount,
-    rules: policy.SendingRules,
-    zone: str,
-    failure: SendFailed,
-) -> str:
-    now = sv.clock.now()
-    step = claim.step
-    family = "email" if enrollment.channel_of(step) == "email" else "linkedin"
-    if failure.fault == "sender":
-        # Not this lead's fault: the sender stops, and the step waits in the queue for it.
-        _pause_sender(sv, sender.id, failure.reason, now)
-
-        def returned(e: LeadEnrollment) -> None:
-            e.record_failed(step=step, retryable=True, reason=f"sender: {failure.reason}", at=now, actor=ACTOR)
-            _reschedule(e, sequence, step, now, now)
-
-        return _record(sv, claim, enrollment, returned, "sender_paused", refund=True)
-    attempts = enrollment.attempts_of(step) + 1
-    if failure.fault == "transient" and attempts < MAX_ATTEMPTS:
-
-        def retried(e: LeadEnrollment) -> None:
-            e.record_failed(step=step, retryable=True, reason=failure.reason, at=now, actor=ACTOR)
-            _reschedule(e, sequence, step, now, now + BACKOFF[min(attempts, len(BACKOFF)) - 1])
-
-        return _record(sv, claim, enrollment, retried, "retry", refund=True)
-    reason = failure.reason if failure.fault == "recipient" else f"gave up after {attempts} attempts: {failure.reason}"
-
-    def failed(e: LeadEnrollment) -> None:
-        e.record_failed(step=step, retryable=False, reason=reason, at=now, actor=ACTOR)
-        e.skip_channel(channel_family=family, reason=f"{family} unreachable: {reason}", at=now, actor=ACTOR)
-        schedule_next(e, sequence, rules, zone, at=now, actor=ACTOR)
-
-    return _record(sv, claim, enrollment, failed, "failed", refund=False)
+def record_pass(sv: Services, decided: Decided, results: list[BaseException | None]) -> list[str]:
+    """5. Records the outcomes of the pass's sends (`results`, in the order of `decided.messages`) and
+    its skips; returns what happened to each claim."""
+    sent = {id(r): result for r, result in zip(decided.ready, results, strict=True)}
+    done = sv.clock.now()
+    records: list[Record] = []
+    names = []
+    paused: set[UUID] = set()
+    for verdict in decided.verdicts:
+        if isinstance(verdict, Release):
+            names.append(verdict.name)
+        elif isinstance(verdict, Skip):
+            records.append(skipped(sv, verdict.where, verdict.reason))
+            names.append("skipped")
+        elif (result := sent[id(verdict)]) is None or isinstance(result, SendFailed):
+            record = outcome_of(sv, verdict.where, verdict.sender.id, result, done, paused)
+            records.append(record)
+            names.append(record.name)
+        else:
+            w = verdict.where
+            log.error("dispatch of %s step %s: %r", w.enrollment.id, w.claim.step, result, exc_info=result)
+            names.append("unknown")  # stays dispatching: recovery records SendOutcomeUnknown after the lease
+    record_all(sv, records)
+    return names
 
 
-def _pause_sender(sv: Services, sender_id: UUID, reason: str, at: datetime) -> None:
-    for _ in range(3):  # another worker may pause it at the same moment
-        sender = sv.events.get(sender_id, SenderAccount)
-        sender.pause(reason=reason, at=at, actor=ACTOR)
+def decide(sv: Services, known: Known, verdicts: list[Verdict], now: datetime) -> list[Verdict]:
+    """3. Appends StepDispatching for every Ready verdict; what remains Ready is decided."""
+    out = list(verdicts)
+    appended: list[tuple[int, Ready]] = []
+    for n, verdict in enumerate(out):
+        if isinstance(verdict, Ready):
+            try:
+                _dispatching(verdict, now)
+                appended.append((n, verdict))
+            except DomainError:
+                out[n] = CANCELLED
+    if not appended:
+        return out
+    try:
+        sv.events.save(*(ready.where.enrollment for _, ready in appended))
+        return out
+    except IntegrityError:
+        pass  # one of them changed since the load: nothing was appended
+    for n, ready in appended:
+        claim = ready.where.claim
         try:
-            sv.events.save(sender)
-            return
-        except IntegrityError:
-            continue
+            known.enrollments[claim.enrollment_id] = sv.events.get(claim.enrollment_id, LeadEnrollment)
+        except NotFound:
+            known.enrollments.pop(claim.enrollment_id, None)
+        again = recheck(sv, known, claim, now)
+        if isinstance(again, Ready):
+            try:
+                _dispatching(again, now)
+                sv.events.save(again.where.enrollment)
+            except (IntegrityError, DomainError):
+                again = CANCELLED  # something was committed first (a reply, a pause): no send
+        out[n] = again
+    return out
 
 
-def _reschedule(enrollment: LeadEnrollment, sequence: Sequence, step: int, now: datetime, eligible: datetime) -> None:
-    """A returned step waits again (a paused lead or sequence schedules it when it resumes)."""
-    waiting = enrollment.step_status(step) is StepStatus.PENDING and enrollment.is_open and not enrollment.paused
-    if waiting and sequence.is_running and enrollment.next_step == step:
-        enrollment.schedule(step=step, eligible_at=eligible, sequence_running=True, at=now, actor=ACTOR)
-
-
-def _record(
-    sv: Services,
-    claim: Claim,
-    enrollment: LeadEnrollment,
-    outcome: Callable[[LeadEnrollment], None],
-    name: str,
-    *,
-    refund: bool,
-) -> str:
-    """Appends the outcome. Events committed since the decision (a reply, a pause) do not lose it: the
-    enrollment is loaded again and the outcome applied to what it is now."""
-    for attempt in range(5):
-        if attempt:
-            enrollment = sv.events.get(claim.enrollment_id, LeadEnrollment)
-        outcome(enrollment)
-        try:
-            sv.events.save(enrollment)
-            break
-        except IntegrityError:
-            continue
-    else:
-        raise RuntimeError(f"could not record the outcome of {claim.enrollment_id} step {claim.step}")
-    with sv.db.pool.connection() as conn, conn.transaction():
-        finish(conn, claim, refund=refund)
-    return name
-
-
-def _skipped(
-    sv: Services,
-    claim: Claim,
-    enrollment: LeadEnrollment,
-    sequence: Sequence,
-    rules: policy.SendingRules,
-    zone: str,
-    reason: str,
-) -> str:
-    def skipped(e: LeadEnrollment) -> None:
-        now = sv.clock.now()
-        if _still_waiting(e, claim.step):
-            e.skip(step=claim.step, reason=reason, at=now, actor=ACTOR)
-            schedule_next(e, sequence, rules, zone, at=now, actor=ACTOR)
-
-    return _record(sv, claim, enrollment, skipped, "skipped", refund=True)
+def _dispatching(ready: Ready, now: datetime) -> None:
+    w = ready.where
+    w.enrollment.dispatch(
+        step=w.claim.step, message_id=ready.message.message_id, sender_id=ready.sender.id, at=now, actor=ACTOR
+    )

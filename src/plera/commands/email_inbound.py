@@ -29,9 +29,9 @@ from plera.aggregates.workspace import Workspace
 from plera.channels.inbound import Bounce, Classification, Inbound, classify, parse
 from plera.commands.changes import Changes
 from plera.commands.deliveries import once
-from plera.commands.dispatch import BACKOFF, MAX_ATTEMPTS
 from plera.commands.next_step import rules_of, schedule_next, zone_of
 from plera.commands.replies import open_enrollments_of_person, person_replied
+from plera.commands.send_outcomes import BACKOFF, MAX_ATTEMPTS  # a soft bounce is retried as a send is
 from plera.commands.suppressions import AddSuppression, suppress, unsubscribe_person
 from plera.projections.enrollments import step_of_message
 from plera.projections.inbox import ours_among

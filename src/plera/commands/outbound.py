@@ -1,5 +1,5 @@
 """What goes out for one step: the approved text rendered for the lead, addressed and threaded, and
-the channel call that sends it (email over the sender's SMTP server, LinkedIn through its provider).
+the sender's channel settings it goes out with (`outbox.py` sends it).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
 from plera.channels import linkedin
-from plera.channels.email import OutgoingEmail, SendFailed, SmtpAccount, send
+from plera.channels.email import SmtpAccount
 from plera.messaging.templates import LEAD_FIELDS, context_of, render
 from plera.messaging.unsubscribe import unsubscribe_url
 from plera.runtime import Services
@@ -138,37 +138,3 @@ def linkedin_account(sv: Services, sender: SenderAccount) -> linkedin.LinkedInAc
         account_id=connection["account_id"],
         api_key=sv.vault.get(UUID(connection["api_key_secret_id"])),
     )
-
-
-def send_step(sv: Services, sender: SenderAccount, message: OutboundMessage) -> None:
-    """Hands the message to its channel; raises SendFailed, classified, when the channel refuses it."""
-    try:
-        if message.channel == "email":
-            account = smtp_account(sv, sender)
-            email = OutgoingEmail(
-                message_id=message.message_id,
-                to=message.to,
-                subject=message.subject or "",
-                text=message.text or "",
-                date=message.date,
-                in_reply_to=message.in_reply_to,
-                references=message.references,
-                unsubscribe_url=message.unsubscribe_url,
-            )
-            send(account, email)
-        elif message.channel == "linkedin_invite":
-            linkedin.send_invite(
-                linkedin_account(sv, sender),
-                profile_url=message.to,
-                note=message.text,
-                idempotency_key=message.message_id,
-            )
-        else:
-            linkedin.send_message(
-                linkedin_account(sv, sender),
-                profile_url=message.to,
-                text=message.text or "",
-                idempotency_key=message.message_id,
-            )
-    except NoSender as e:
-        raise SendFailed("sender", e.detail) from e

@@ -26,7 +26,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from plera.commands.away import wake_returned
 from plera.commands.claims import claim_due
-from plera.commands.dispatch import dispatch
+from plera.commands.dispatch import dispatch_all
+from plera.commands.outbox import Outbox
 from plera.commands.recovery import recover_expired
 from plera.runtime import Services
 
@@ -42,7 +43,7 @@ class Worker:
         *,
         name: str | None = None,
         batch: int = 50,
-        concurrency: int = 4,
+        concurrency: int = 16,  # senders at once: a decided message waits at most batch ÷ concurrency rounds of sends
         tick: float = 1.0,
         tick_budget: float = 5.0,
         workspace_id: UUID | None = None,
@@ -54,6 +55,8 @@ class Worker:
         self.tick = tick
         self.tick_budget = tick_budget  # seconds one dispatch tick may keep claiming
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="plera-dispatch")
+        # Sends side by side, up to `concurrency` senders at a time (the pool makes LinkedIn's calls).
+        self._outbox = Outbox(sv, concurrency=concurrency, executor=self._pool)
         self._scheduler: BackgroundScheduler | None = None
         self._backoff: dict[str, tuple[float, float]] = {}  # job → (resume at, current backoff)
         self._lock = threading.Lock()
@@ -65,22 +68,28 @@ class Worker:
         """Claims and dispatches due steps until none is due or the tick's budget is spent."""
         deadline = time.monotonic() + self.tick_budget
         done = 0
-        while time.monotonic() < deadline:
-            claims = claim_due(self.sv, self.name, limit=self.batch, workspace_id=self.workspace_id)
-            if not claims:
-                break
-            for outcome in self._pool.map(lambda c: dispatch(self.sv, c), claims):
-                with self._lock:
-                    self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-            done += len(claims)
+        try:
+            while time.monotonic() < deadline:
+                claims = claim_due(self.sv, self.name, limit=self.batch, workspace_id=self.workspace_id)
+                if not claims:
+                    break
+                self._count(dispatch_all(self.sv, claims, self._outbox))
+                done += len(claims)
+        finally:
+            self._outbox.close()  # a sender's next send is a slot away, often minutes: no connection idles that long
         return done
+
+    def _count(self, outcomes: list[str]) -> None:
+        with self._lock:
+            for outcome in outcomes:
+                self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     def recover(self) -> int:
         return recover_expired(self.sv)
 
     def wake(self) -> int:
         """Leads back from an out-of-office pause go on."""
-        return wake_returned(self.sv)
+        return wake_returned(self.sv, workspace_id=self.workspace_id)
 
     def rollover(self) -> int:
         """A new day: rows held back by a full limit come due again from their window, in eligible-time
@@ -126,4 +135,5 @@ class Worker:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        self._outbox.close()
         self._pool.shutdown(wait=True)

@@ -11,7 +11,9 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from plera.aggregates.lead import lead_id_for
 from plera.aggregates.sender_account import SenderAccount
+from plera.aggregates.sender_assignment import Candidate, assign
 from plera.commands.messaging import ChooseSenders, choose_senders
 from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.scheduling.worker import Worker
@@ -50,6 +52,20 @@ def send_email_from(world: World, *sender_ids: UUID) -> None:
     chosen = ChooseSenders(email=list(sender_ids), linkedin=[world.senders["linkedin"]])
     choose_senders(world.sv, world.workspace_id, world.sequence_id, chosen, ACTOR)
     world.catch_up()
+
+
+def one_lead_each(world: World, first: UUID, second: UUID) -> tuple[dict[str, str], dict[str, str]]:
+    """A lead that the spread gives to `first` and one it gives to `second` (equal limits)."""
+    candidates = [Candidate(first, 100), Candidate(second, 100)]
+    found: dict[UUID, dict[str, str]] = {}
+    for n in range(200):
+        email = f"lead{n}@acme.example"
+        chosen = assign(lead_id_for(world.workspace_id, email=email, linkedin_url=None), candidates)
+        assert chosen is not None
+        found.setdefault(chosen, {"email": email, "timezone": "Europe/Berlin"})
+        if len(found) == 2:
+            break
+    return found[first], found[second]
 
 
 def sender(world: World, sender_id: UUID) -> SenderAccount:

@@ -4,17 +4,14 @@ channel, and a sender's own fault pauses that sender and returns the step to the
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
 
 from plera.aggregates.enrollment import StepStatus, message_id_for
-from plera.aggregates.lead import lead_id_for
-from plera.aggregates.sender_assignment import Candidate, assign
 from plera.commands.linkedin_inbound import LinkedInEvent, take_in
 from plera.commands.messaging import ChooseSenders, choose_senders
 from plera.commands.sender_accounts import AddSenderAccount, add_sender_account, set_sender_status
 from tests.fakes.lossy_proxy import LossyProxy
-from tests.integration.sending.helpers import add_email_sender, due_rows, send_email_from, sender
-from tests.integration.sending.world import ACTOR, World
+from tests.integration.sending.helpers import add_email_sender, due_rows, one_lead_each, send_email_from, sender
+from tests.integration.sending.world import ACTOR
 
 MAX = {"first_name": "Max", "email": "max@acme.example", "timezone": "Europe/Berlin"}
 ONE_EMAIL = [{"channel": "email", "delay_days": 0, "condition": "no_reply"}]
@@ -117,27 +114,13 @@ def test_an_unknown_recipient_fails_the_step_skips_the_other_emails_and_linkedin
     assert sender(world, world.senders["email"]).status == "active"
 
 
-def _one_lead_each(world: World, first: UUID, second: UUID) -> tuple[dict[str, str], dict[str, str]]:
-    """A lead that the spread gives to `first` and one it gives to `second` (equal limits)."""
-    candidates = [Candidate(first, 100), Candidate(second, 100)]
-    found: dict[UUID, dict[str, str]] = {}
-    for n in range(200):
-        email = f"lead{n}@acme.example"
-        chosen = assign(lead_id_for(world.workspace_id, email=email, linkedin_url=None), candidates)
-        assert chosen is not None
-        found.setdefault(chosen, {"email": email, "timezone": "Europe/Berlin"})
-        if len(found) == 2:
-            break
-    return found[first], found[second]
-
-
 def test_a_refused_login_pauses_that_sender_returns_the_step_and_the_other_sender_goes_on(world):
     world.smtp.require_auth("bea", "bea-secret")
     bea = add_email_sender(world, "Bea", daily_limit=100, username="bea", password="bea-secret")
     cal = add_email_sender(world, "Cal", daily_limit=100, username="cal", password="cal-secret")  # not the server's
     world.launch(steps=ONE_EMAIL)
     send_email_from(world, bea, cal)
-    ben, cleo = _one_lead_each(world, bea, cal)
+    ben, cleo = one_lead_each(world, bea, cal)
     world.import_leads({"first_name": "Ben", **ben}, {"first_name": "Cleo", **cleo})
     assert world.enrollment("Ben").senders["email"] == bea
     assert world.enrollment("Cleo").senders["email"] == cal
