@@ -69,7 +69,7 @@ from plera.consumers.kafka_consumer import POSITIONS, group_caught_up, source_of
 from plera.consumers.pipeline import EmbeddedPipeline, Pipeline
 from plera.consumers.relay import TOPICS, Relay, ensure_topics, make_producer
 from plera.demo import make_ready
-from plera.envelope import envelope_of
+from plera.envelope import StoredEnvelopes
 from plera.projections.all import ALL
 from plera.projections.runner import ensure_schema
 from plera.runtime import Services
@@ -127,8 +127,7 @@ def relay_pass(sv: Services, bootstrap: str) -> tuple[int, float, float]:
 
 STAGES = (
     "read the log (select_notifications)",
-    "decode (eventsourcing mapper)",
-    "envelope_of",
+    "decode (StoredEnvelopes)",
     "CloudEvents SDK (to_kafka_message)",
     "producer.send (kafka-python)",
     "flush: wait for the acknowledgements",
@@ -139,7 +138,7 @@ def relay_stages(sv: Services, bootstrap: str, batch: int = 5000) -> tuple[dict[
     """The relay's steps over the whole log, one after another as `publish_pending` takes them, each
     timed. Returns the seconds of each, the CPU seconds of this thread, and of the whole process (the
     rest is mostly the producer's network thread: building, compressing and sending record batches)."""
-    recorder, mapper = sv.events.app.recorder, sv.events.app.mapper
+    recorder, envelope_of = sv.events.app.recorder, StoredEnvelopes(sv.events.app.mapper)
     producer = make_producer(bootstrap)
     for topic in TOPICS:
         producer.partitions_for(topic)  # metadata first, as a running relay has it
@@ -153,9 +152,7 @@ def relay_stages(sv: Services, bootstrap: str, batch: int = 5000) -> tuple[dict[
             if not notifications:
                 break
             marks.append(time.perf_counter())
-            events = [mapper.to_domain_event(n) for n in notifications]
-            marks.append(time.perf_counter())
-            envelopes = [envelope_of(e) for e in events]
+            envelopes = [envelope_of(n) for n in notifications]
             marks.append(time.perf_counter())
             messages = [(e.topic, to_kafka_message(e)) for e in envelopes]
             records = [(topic, m.key, m.value, headers_list(m)) for topic, m in messages]

@@ -5,12 +5,17 @@ Both modes (Kafka and embedded) hand projections the same Envelope, so handlers 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any
-from uuid import UUID, uuid5
+from functools import cache, lru_cache
+from typing import Any, Protocol
+from uuid import UUID
+
+import pydantic_core
+from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.utils import resolve_topic
 
 from plera.aggregates.base import PleraAggregate
 from plera.aggregates.enrollment import LeadEnrollment
@@ -98,8 +103,16 @@ def published_fields_excluded(event_class: type) -> frozenset[str]:
 
 
 def event_id_of(aggregate_id: UUID, version: int) -> UUID:
-    """Stable across republishing, so subscribers can dedupe by it (ce_id)."""
-    return uuid5(aggregate_id, f"event:{version}")
+    """Stable across republishing, so subscribers can dedupe by it (ce_id): uuid5(aggregate_id, "event:N").
+
+    Computed here as uuid5 does, but without its UUID(bytes=, version=) (two thirds of its time,
+    and every event read needs one)."""
+    digest = hashlib.sha1(aggregate_id.bytes + b"event:%d" % version).digest()
+    return UUID(int=int.from_bytes(digest[:16], "big") & _VERSION_CLEARED | _VERSION_5)
+
+
+_VERSION_CLEARED = ~((0xF000 << 64) | (0xC000 << 48))  # the version and variant bits
+_VERSION_5 = (5 << 76) | (0x8000 << 48)  # version 5, RFC 4122 variant
 
 
 def envelope_of(event: Any) -> Envelope:
@@ -153,3 +166,82 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+class Stored(Protocol):
+    """A row of the event store (the library's StoredEvent, or a Notification)."""
+
+    @property
+    def originator_id(self) -> Any: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
+
+
+class StoredEnvelopes:
+    """Envelopes read straight from stored events: what the relay, the embedded feed and rebuilds read.
+
+    The library's mapper would build the domain event (its UUIDs, datetimes and object) only for
+    envelope_of to turn it back into plain values, about half of a rebuild's decoding. Here the
+    stored JSON is decoded once (by pydantic's parser, three times as fast as json's with an
+    object hook) into those plain values, as envelope_of gives them. An event stored under an older
+    class_version (its upcasters expect the library's values), and any store with a cipher, a
+    compressor or another transcoder, take the mapper's way.
+    """
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        self._mapper = mapper
+        transcoder = mapper.transcoder
+        self._direct = isinstance(transcoder, JSONTranscoder) and not mapper.cipher and not mapper.compressor
+        self._names = transcoder.names if isinstance(transcoder, JSONTranscoder) else {}
+
+    def __call__(self, stored: Stored) -> Envelope:
+        event_class = resolve_topic(stored.topic)
+        name, type_name, version, excluded = _class_facts(event_class)
+        if not self._direct:
+            return envelope_of(self._mapper.to_domain_event(stored))  # type: ignore[arg-type]
+        state = self._plain_values(pydantic_core.from_json(stored.state))
+        if state.pop("class_version", 1) != version:
+            return envelope_of(self._mapper.to_domain_event(stored))  # type: ignore[arg-type]
+        aggregate_id, aggregate_version = stored.originator_id, stored.originator_version
+        return Envelope(
+            event_id=event_id_of(aggregate_id, aggregate_version),
+            aggregate=name,
+            type=type_name,
+            version=version,
+            aggregate_id=aggregate_id,
+            aggregate_version=aggregate_version,
+            workspace_id=_uuid(state["workspace_id"]),
+            occurred_at=datetime.fromisoformat(state["timestamp"]),
+            actor=state["actor"],
+            payload={k: v for k, v in state.items() if k not in excluded},
+        )
+
+    def _plain_values(self, value: Any) -> Any:
+        """Decoded JSON with the transcoder's {"_type_", "_data_"} objects as _plain gives their values
+        (changed in place)."""
+        if type(value) is dict:
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                return self._plain_value(value["_type_"], value["_data_"])
+            for key, item in value.items():
+                if type(item) in _CONTAINERS:
+                    value[key] = self._plain_values(item)
+        elif type(value) is list:
+            for i, item in enumerate(value):
+                if type(item) in _CONTAINERS:
+                    value[i] = self._plain_values(item)
+        return value
+
+    def _plain_value(self, kind: str, data: Any) -> Any:
+        if kind == "uuid_hex" and len(data) == 32:  # UUID.hex: lowercase, as str(UUID) has it
+            return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+        if kind == "datetime_iso":  # stored as datetime.isoformat(), which _plain gives
+            return data
+        return _plain(self._names[kind].decode(data))
+
+
+_CONTAINERS = frozenset({dict, list})
+_uuid = lru_cache(maxsize=4096)(UUID)  # workspace ids: few, and on every event

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from plera.envelope import envelope_of
+from plera.envelope import StoredEnvelopes
 from plera.projections.registry import Projection
 from plera.projections.runner import apply_batch, ensure_schema, read_positions
 from plera.runtime import Services
@@ -27,6 +27,7 @@ class InProcessFeed:
         self._sv = sv
         self._projections = projections
         self._schema = schema
+        self._envelope_of = StoredEnvelopes(sv.events.app.mapper)
         with sv.db.pool.connection() as conn:
             ensure_schema(conn, projections, schema)
 
@@ -47,8 +48,7 @@ class InProcessFeed:
                     notifications = self._sv.events.app.recorder.select_notifications(start + 1, batch)
                     if not notifications:
                         break
-                    mapper = self._sv.events.app.mapper
-                    envelopes = [envelope_of(mapper.to_domain_event(n)) for n in notifications]
+                    envelopes = [self._envelope_of(n) for n in notifications]
                     applied += apply_batch(
                         conn,
                         self._projections,

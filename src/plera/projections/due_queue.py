@@ -11,6 +11,11 @@ after a retryable failure comes back exactly once. due_enrollments also keeps wh
 rows need from LeadEnrolled (sequence, lead, the plan's channels), since StepScheduled names
 only the step: the same aggregate's facts, never another's.
 
+LeadEnrolled and StepScheduled, the most frequent, wait in the batch and go in bulk statements,
+CHUNK rows at a time, before any other statement of this projection and at the batch's end; an
+enrollment new in the batch is inserted as of its StepScheduled (the runner applies each
+aggregate's events of a batch together), so its row is written once.
+
 claimed_by, lease_until and not_before belong to the dispatcher (commands/dispatch.py), not to
 events: a rebuild clears them and `projections verify` leaves them out.
 """
@@ -22,9 +27,10 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import Connection, Cursor
-from psycopg.types.json import Jsonb
+from pydantic_core import to_json
 
 from plera.envelope import Envelope
+from plera.projections.batch import CHUNK, BatchBuffer, text_array
 from plera.projections.registry import Projection
 
 due_queue = Projection(
@@ -66,53 +72,107 @@ def _params(e: Envelope, **more: Any) -> dict[str, Any]:
     return {"v": e.aggregate_version, "id": e.aggregate_id, "paused": None, **more}
 
 
+# Enrollments this batch enrolled, by id: their due_enrollments row, as of their last event so far
+# (the version last). A StepScheduled of one moves its version here, so the row is written once.
+_new: BatchBuffer[dict[Any, list[Any]]] = BatchBuffer(dict)
+_steps: BatchBuffer[dict[Any, tuple[Any, ...]]] = BatchBuffer(dict)  # enrollment id → its StepScheduled
+
+
 @due_queue.handles("enrollment", "LeadEnrolled")
 def _enrolled(cur: Cursor, e: Envelope) -> None:
+    if e.aggregate_id in _new.of(cur):
+        return
+    if len(_new.of(cur)) >= CHUNK:  # those are complete: an aggregate's events of a batch come together
+        _write(cur)
     p = e.payload
-    cur.execute(
-        "INSERT INTO due_enrollments (enrollment_id, workspace_id, sequence_id, lead_id, channels, senders, paused,"
-        " version) VALUES (%s, %s, %s, %s, %s, %s, false, %s) ON CONFLICT (enrollment_id) DO NOTHING",
-        (
-            e.aggregate_id,
-            e.workspace_id,
-            p["sequence_id"],
-            p["lead_id"],
-            [s["channel"] for s in p["steps"]],
-            Jsonb(p.get("senders") or {}),
-            e.aggregate_version,
-        ),
-    )
+    _new.of(cur)[e.aggregate_id] = [
+        e.aggregate_id,
+        e.workspace_id,
+        str(p["sequence_id"]),
+        str(p["lead_id"]),
+        text_array(s["channel"] for s in p["steps"]),
+        to_json(p.get("senders") or {}).decode(),
+        e.aggregate_version,
+    ]
 
 
 @due_queue.handles("enrollment", "StepScheduled")
 def _scheduled(cur: Cursor, e: Envelope) -> None:
+    """Noted, and written with the batch's others in one statement: at most one per enrollment in it."""
+    if e.aggregate_id in _steps.of(cur):
+        _write(cur)
+    steps = _steps.of(cur)
+    steps[e.aggregate_id] = (
+        e.aggregate_id,
+        e.aggregate_version,
+        e.payload["step"],
+        datetime.fromisoformat(e.payload["eligible_at"]),
+    )
+    new = _new.of(cur).get(e.aggregate_id)
+    if new is not None and new[-1] < e.aggregate_version:  # inserted as of this event, should it be inserted
+        new[-1] = e.aggregate_version
+    if len(steps) >= CHUNK:
+        _write(cur)
+
+
+def _write(cur: Cursor) -> None:
+    """Writes what the batch noted, in one statement: the new enrollments, and the steps scheduled, of
+    those it inserted (as of their step) and of those the table had (moved under the version guard)."""
+    new, steps = _new.take(cur) or {}, _steps.take(cur) or {}
+    if not new and not steps:
+        return
     cur.execute(
-        _ADVANCE + "INSERT INTO due_queue (enrollment_id, step, workspace_id, sequence_id, lead_id, channel,"
-        " eligible_at, sender_id, paused, version)"
-        " SELECT enrollment_id, %(step)s, workspace_id, sequence_id, lead_id, channels[%(step)s], %(at)s,"
+        "WITH n AS (SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::text[]::uuid[], %b::text[]::uuid[], %b::text[],"
+        " %b::text[], %b::int[]) AS n(id, w, s, l, c, j, v)),"
+        " i AS (INSERT INTO due_enrollments (enrollment_id, workspace_id, sequence_id, lead_id, channels, senders,"
+        " paused, version) SELECT id, w, s, l, c::text[], j::jsonb, false, v FROM n"
+        " ON CONFLICT (enrollment_id) DO NOTHING RETURNING *),"
+        " r AS (SELECT * FROM unnest(%b::uuid[], %b::int[], %b::int[], %b::timestamptz[]) AS r(id, v, step, at)),"
+        # the rows the table had already: those i inserted are not seen here
+        " g AS (UPDATE due_enrollments d SET version = r.v FROM r WHERE d.enrollment_id = r.id AND d.version < r.v"
+        " RETURNING d.*),"
+        " q AS (SELECT i.*, r.step, r.at FROM i JOIN r ON r.id = i.enrollment_id AND r.v = i.version"
+        " UNION ALL SELECT g.*, r.step, r.at FROM g JOIN r ON r.id = g.enrollment_id)"
+        " INSERT INTO due_queue (enrollment_id, step, workspace_id, sequence_id, lead_id, channel, eligible_at,"
+        " sender_id, paused, version)"
+        " SELECT enrollment_id, step, workspace_id, sequence_id, lead_id, channels[step], at,"
         # the sender the lead keeps for the step's channel: email, or linkedin for invites and messages
-        " (senders->>(CASE channels[%(step)s] WHEN 'email' THEN 'email' ELSE 'linkedin' END))::uuid, paused, %(v)s"
-        " FROM g ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
+        " (senders->>(CASE channels[step] WHEN 'email' THEN 'email' ELSE 'linkedin' END))::uuid, paused, version"
+        " FROM q ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
         " sender_id = EXCLUDED.sender_id, paused = EXCLUDED.paused, version = EXCLUDED.version,"
         " claimed_by = NULL, lease_until = NULL, not_before = NULL",
-        _params(e, step=e.payload["step"], at=datetime.fromisoformat(e.payload["eligible_at"])),
+        [*_columns(list(new.values()), 7), *_columns(list(steps.values()), 4)],
     )
 
 
+def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+due_queue.finish = _write
+
+
+def _advance(cur: Cursor, statement: str, params: dict[str, Any]) -> None:
+    _write(cur)  # what the batch noted comes first
+    cur.execute(statement, params)
+
+
 def _step_done(cur: Cursor, e: Envelope) -> None:
-    cur.execute(
+    _advance(
+        cur,
         _ADVANCE + "DELETE FROM due_queue d USING g WHERE d.enrollment_id = g.enrollment_id AND d.step = %(step)s",
         _params(e, step=e.payload["step"]),
     )
 
 
 def _enrollment_closed(cur: Cursor, e: Envelope) -> None:
-    cur.execute(_ADVANCE + "DELETE FROM due_queue d USING g WHERE d.enrollment_id = g.enrollment_id", _params(e))
+    _advance(cur, _ADVANCE + "DELETE FROM due_queue d USING g WHERE d.enrollment_id = g.enrollment_id", _params(e))
 
 
 def _pause_changed(cur: Cursor, e: Envelope, paused: bool) -> None:
     advance = _ADVANCE if paused else _ADVANCE.replace("paused = coalesce(", "away_until = NULL, paused = coalesce(")
-    cur.execute(
+    _advance(
+        cur,
         advance + "UPDATE due_queue d SET paused = g.paused, version = %(v)s FROM g"
         " WHERE d.enrollment_id = g.enrollment_id",
         _params(e, paused=paused),
@@ -122,7 +182,8 @@ def _pause_changed(cur: Cursor, e: Envelope, paused: bool) -> None:
 @due_queue.handles("enrollment", "InviteAccepted")
 def _accepted(cur: Cursor, e: Envelope) -> None:
     """A LinkedIn message held back for the acceptance is due at once (the dispatcher's hint goes)."""
-    cur.execute(
+    _advance(
+        cur,
         _ADVANCE + "UPDATE due_queue d SET not_before = NULL FROM g WHERE d.enrollment_id = g.enrollment_id",
         _params(e),
     )
@@ -141,7 +202,8 @@ def _paused(cur: Cursor, e: Envelope) -> None:
 
 @due_queue.handles("enrollment", "OutOfOfficeDetected")
 def _away(cur: Cursor, e: Envelope) -> None:
-    cur.execute(
+    _advance(
+        cur,
         _ADVANCE.replace("paused = coalesce(%(paused)s, paused)", "paused = true, away_until = %(until)s")
         + "UPDATE due_queue d SET paused = true, version = %(v)s FROM g WHERE d.enrollment_id = g.enrollment_id",
         _params(e, until=datetime.fromisoformat(e.payload["until"])),

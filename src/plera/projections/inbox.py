@@ -41,7 +41,7 @@ from psycopg import Connection, Cursor, sql
 
 from plera.aggregates.lead_inbox import thread_id_of
 from plera.envelope import Envelope
-from plera.projections.batch import BatchBuffer
+from plera.projections.batch import CHUNK, BatchBuffer, reader, text_array
 from plera.projections.paging import decode_cursor, encode_cursor
 from plera.projections.registry import Projection
 
@@ -280,16 +280,19 @@ def _enrolled(cur: Cursor, e: Envelope) -> None:
     channels = [s["channel"] for s in p["steps"]]
     _enrollments.note(e.aggregate_id, (str(p["lead_id"]), str(p["sequence_id"]), channels))
     # Written at the batch's end, all at once: until then the cache answers for them (a fact never changes).
-    _new_enrollments.of(cur)[str(e.aggregate_id)] = (
-        str(e.aggregate_id),
-        str(e.workspace_id),
+    new = _new_enrollments.of(cur)
+    new[e.aggregate_id] = (
+        e.aggregate_id,
+        e.workspace_id,
         str(p["lead_id"]),
         str(p["sequence_id"]),
-        "{" + ",".join(channels) + "}",
+        text_array(channels),
     )
+    if len(new) >= CHUNK:
+        _insert_enrollments(cur)
 
 
-_new_enrollments: BatchBuffer[dict[str, tuple[str, ...]]] = BatchBuffer(dict)
+_new_enrollments: BatchBuffer[dict[Any, tuple[Any, ...]]] = BatchBuffer(dict)
 
 
 def _insert_enrollments(cur: Cursor) -> None:
@@ -297,7 +300,8 @@ def _insert_enrollments(cur: Cursor) -> None:
     if rows:
         cur.execute(
             "INSERT INTO inbox_enrollments (enrollment_id, workspace_id, lead_id, sequence_id, channels)"
-            " SELECT e, w, l, s, c::text[] FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[])"
+            " SELECT e, w, l, s, c::text[]"
+            " FROM unnest(%b::uuid[], %b::uuid[], %b::text[]::uuid[], %b::text[]::uuid[], %b::text[])"
             " AS r(e, w, l, s, c) ON CONFLICT (enrollment_id) DO NOTHING",
             [list(c) for c in zip(*rows.values(), strict=True)],
         )
@@ -307,10 +311,14 @@ def _enrollment(cur: Cursor, enrollment_id: Any) -> tuple[str, str, list[str]] |
     found = _enrollments.get(enrollment_id)
     if found is None:
         _insert_enrollments(cur)  # an evicted one may wait in this batch
-        cur.execute(
-            "SELECT lead_id, sequence_id, channels FROM inbox_enrollments WHERE enrollment_id = %s", (enrollment_id,)
+        row = (
+            reader(cur)
+            .execute(
+                "SELECT lead_id, sequence_id, channels FROM inbox_enrollments WHERE enrollment_id = %s",
+                (enrollment_id,),
+            )
+            .fetchone()
         )
-        row = cur.fetchone()
         if row is None:
             return None
         found = (str(row[0]), str(row[1]), list(row[2]))
@@ -449,8 +457,10 @@ def _finish(cur: Cursor) -> None:
     threads = _touched.take(cur) or set()
     moved = _moved.take(cur)
     if moved:
-        cur.execute("SELECT DISTINCT thread_id FROM inbox_messages WHERE message_id = ANY(%s)", (sorted(moved),))
-        threads.update(r[0] for r in cur.fetchall())
+        found = reader(cur).execute(
+            "SELECT DISTINCT thread_id FROM inbox_messages WHERE message_id = ANY(%s)", (sorted(moved),)
+        )
+        threads.update(r[0] for r in found.fetchall())
     if not threads:
         return
     # Another consumer may be writing messages of the same thread (a lead's and its enrollments'

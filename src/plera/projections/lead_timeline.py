@@ -5,8 +5,8 @@ their own aggregate: only a lead's events and its LeadEnrolled events name the l
 finds the lead's enrollments through those LeadEnrolled rows, at query time, so no handler
 copies anything across aggregates and a rebuild of this table alone is complete.
 
-Rows are only ever appended, so the handlers note them and the batch's finish hook inserts them
-all in one statement. A step's channel comes from the enrollment's plan in its LeadEnrolled event,
+Rows are only ever appended, so the handlers note them and they are inserted in bulk, CHUNK rows
+at a time and the rest at the batch's end. A step's channel comes from the enrollment's plan in its LeadEnrolled event,
 a fact that never changes, so the plans seen are cached by enrollment id.
 
 The auditor's history (GET /leads/{id}/history) reads the event store instead; this is the fast view.
@@ -14,7 +14,6 @@ The auditor's history (GET /leads/{id}/history) reads the event store instead; t
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from datetime import datetime
@@ -22,9 +21,10 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import Connection, Cursor
+from pydantic_core import to_json
 
 from plera.envelope import Envelope
-from plera.projections.batch import BatchBuffer
+from plera.projections.batch import CHUNK, BatchBuffer, reader
 from plera.projections.registry import Projection
 
 timeline = Projection(
@@ -47,7 +47,8 @@ _pending: BatchBuffer[dict[Any, _Row]] = BatchBuffer(dict)  # event id → row, 
 
 
 def _record(cur: Cursor, e: Envelope, summary: str, *, lead_id: Any = None, sequence_id: Any = None) -> None:
-    _pending.of(cur)[e.event_id] = (
+    pending = _pending.of(cur)
+    pending[e.event_id] = (
         e.event_id,
         e.workspace_id,
         e.aggregate_id,
@@ -58,8 +59,11 @@ def _record(cur: Cursor, e: Envelope, summary: str, *, lead_id: Any = None, sequ
         e.type,
         e.actor,
         summary,
-        json.dumps(e.payload, separators=(",", ":")),  # as text: one array of strings dumps far faster
+        # As text (one array of strings dumps far faster), by pydantic's encoder: a tenth of json.dumps' time.
+        to_json(e.payload).decode(),
     )
+    if len(pending) >= CHUNK:
+        _flush(cur)
 
 
 def _flush(cur: Cursor) -> None:
@@ -67,17 +71,17 @@ def _flush(cur: Cursor) -> None:
     if not rows:
         return
     columns = [list(c) for c in zip(*rows.values(), strict=True)]
-    for uuids in (0, 1, 2, 4, 5):  # payloads name ids as text, envelopes as UUIDs: one list type each
-        columns[uuids] = [None if v is None else str(v) for v in columns[uuids]]
+    for ids in (4, 5):  # payloads name ids as text, envelopes as UUIDs: one list type each
+        columns[ids] = [None if v is None else str(v) for v in columns[ids]]
     cur.execute(
         "INSERT INTO lead_timeline (event_id, workspace_id, aggregate_id, aggregate_version, lead_id, sequence_id,"
         " at, type, actor, summary, data)"
-        " SELECT * FROM unnest(%s::text[]::uuid[], %s::text[]::uuid[], %s::text[]::uuid[], %s::int[],"
-        " %s::text[]::uuid[], %s::text[]::uuid[],"
-        " %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[]::jsonb[])"
+        " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::int[],"
+        " %b::text[]::uuid[], %b::text[]::uuid[],"
+        " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[]::jsonb[])"
         " ON CONFLICT (event_id) DO NOTHING",
+        # Binary (%b): a text array quotes and escapes every element in Python, some 20 times slower.
         columns,
-        binary=True,  # text arrays dump without per-element quoting
     )
 
 
@@ -110,11 +114,14 @@ _plans = _Plans(200_000)
 def _channel(cur: Cursor, enrollment_id: Any, step: int) -> str | None:
     channels = _plans.get(enrollment_id)
     if channels is None:
-        cur.execute(
-            "SELECT data->'steps' FROM lead_timeline WHERE aggregate_id = %s AND type = 'LeadEnrolled'",
-            (enrollment_id,),
+        found = (
+            reader(cur)
+            .execute(
+                "SELECT data->'steps' FROM lead_timeline WHERE aggregate_id = %s AND type = 'LeadEnrolled'",
+                (enrollment_id,),
+            )
+            .fetchone()
         )
-        found = cur.fetchone()
         if found is None:
             return None
         channels = [s["channel"] for s in found[0]]

@@ -16,7 +16,7 @@ from uuid import UUID
 from psycopg import Connection, Cursor
 
 from plera.envelope import Envelope
-from plera.projections.batch import BatchBuffer
+from plera.projections.batch import CHUNK, BatchBuffer
 from plera.projections.registry import Projection
 
 leads = Projection(
@@ -30,6 +30,8 @@ leads = Projection(
         " company text, title text, email text, linkedin_url text, phone text, country text, city text,"
         " timezone text, version int NOT NULL)",
         "CREATE INDEX IF NOT EXISTS leads_workspace_idx ON leads (workspace_id)",
+        # Inbound mail finds its lead by the sender's address (commands/email_inbound.py).
+        "CREATE INDEX IF NOT EXISTS leads_email_idx ON leads (workspace_id, lower(btrim(email)))",
         # Membership only grows, and a row is its own fact: redelivery inserts nothing.
         "CREATE TABLE IF NOT EXISTS lead_groups ("
         " source_group_id uuid NOT NULL, lead_id uuid NOT NULL, PRIMARY KEY (source_group_id, lead_id))",
@@ -49,16 +51,17 @@ _COLUMNS = (
     "timezone",
 )
 
-# New leads are inserted together when the batch ends, or before any update that may touch them.
+# New leads are inserted together, CHUNK at a time, when the batch ends, or before any update that may touch them.
 _imported: BatchBuffer[list[tuple[Any, ...]]] = BatchBuffer(list)
 
 
 @leads.handles("lead", "LeadImported")
 def _lead_imported(cur: Cursor, e: Envelope) -> None:
     details = e.payload["details"]
-    _imported.of(cur).append(
-        (str(e.aggregate_id), str(e.workspace_id), *(details.get(c) for c in _COLUMNS), e.aggregate_version)
-    )
+    imported = _imported.of(cur)
+    imported.append((e.aggregate_id, e.workspace_id, *(details.get(c) for c in _COLUMNS), e.aggregate_version))
+    if len(imported) >= CHUNK:
+        _insert_imported(cur)
 
 
 def _insert_imported(cur: Cursor) -> None:
@@ -67,8 +70,8 @@ def _insert_imported(cur: Cursor) -> None:
         cur.execute(
             "INSERT INTO leads (id, workspace_id, first_name, last_name, company, title, email, linkedin_url, phone,"
             " country, city, timezone, version)"
-            " SELECT * FROM unnest(%s::text[]::uuid[], %s::text[]::uuid[], %s::text[], %s::text[], %s::text[],"
-            " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[])"
+            " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::int[])"
             " ON CONFLICT (id) DO NOTHING",
             [list(c) for c in zip(*rows, strict=True)],
         )

@@ -29,7 +29,7 @@ from uuid import UUID, uuid4
 import psycopg
 from psycopg import Connection, sql
 
-from plera.envelope import envelope_of
+from plera.envelope import Envelope, StoredEnvelopes
 from plera.projections.registry import Projection
 from plera.projections.runner import TABLE_NAME, apply_batch, ensure_schema, read_positions, record_definition
 
@@ -104,19 +104,27 @@ def _replay_shard(
     tracker: _Tracker,
 ) -> int:
     number, shards = shard
-    recorder, mapper = sv.events.app.recorder, sv.events.app.mapper
+    recorder, envelope_of = sv.events.app.recorder, StoredEnvelopes(sv.events.app.mapper)
     key = f"log {number}/{shards}"
-    start = read_positions(conn, REPLAY_CONSUMER, schema).get(key, 0)
-    applied = 0
-    while start < last:
-        notifications = recorder.select_notifications(start + 1, batch, stop=last)
+
+    def read(start: int) -> tuple[list[Envelope], int] | None:
+        """The shard's envelopes after `start`, and the notification they reach; None at the end."""
+        notifications = recorder.select_notifications(start + 1, batch, stop=last) if start < last else []
         if not notifications:
-            break
-        mine = [n for n in notifications if UUID(str(n.originator_id)).int % shards == number]
-        envelopes = [envelope_of(mapper.to_domain_event(n)) for n in mine]
-        start = notifications[-1].id
-        applied += apply_batch(conn, projections, envelopes, {key: start}, consumer=REPLAY_CONSUMER, schema=schema)
-        tracker.reached(number, start)
+            return None
+        mine = [n for n in notifications if shards == 1 or UUID(str(n.originator_id)).int % shards == number]
+        return [envelope_of(n) for n in mine], notifications[-1].id
+
+    applied = 0
+    # The next batch is read and decoded while this one is applied: most of applying is waiting for
+    # the server, which leaves the interpreter free.
+    with ThreadPoolExecutor(1, thread_name_prefix="plera-replay-read") as reader:
+        pending = reader.submit(read, read_positions(conn, REPLAY_CONSUMER, schema).get(key, 0))
+        while (found := pending.result()) is not None:
+            envelopes, start = found
+            pending = reader.submit(read, start)
+            applied += apply_batch(conn, projections, envelopes, {key: start}, consumer=REPLAY_CONSUMER, schema=schema)
+            tracker.reached(number, start)
     return applied
 
 

@@ -1,5 +1,10 @@
 """Applies envelopes to projections in one transaction, with the position of their source.
 
+A batch is applied aggregate by aggregate, each aggregate's events together and in version order,
+which the read-model rule allows (handlers give the same rows whatever the interleaving of
+different aggregates' events): so handlers can hold a new aggregate's row back and write it once,
+as of its last event in the batch.
+
 Handlers use unqualified table names: the runner sets the search path, so the same handlers
 write the live schema `read` or a scratch schema that `projections verify` compares.
 """
@@ -8,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from psycopg import Connection, Cursor, sql
 
@@ -96,7 +102,7 @@ def _apply(
     consumer: str,
 ) -> int:
     count = 0
-    for envelope in envelopes:
+    for envelope in _by_aggregate(envelopes):
         for projection in projections:
             projection.apply(cur, envelope)
         count += 1
@@ -110,6 +116,20 @@ def _apply(
             (consumer, source, position),
         )
     return count
+
+
+def _by_aggregate(envelopes: Iterable[Envelope]) -> Iterator[Envelope]:
+    """Each aggregate's events together, in version order, the aggregates in the order they first come."""
+    streams: dict[Any, list[Envelope]] = {}
+    for envelope in envelopes:
+        streams.setdefault(envelope.aggregate_id, []).append(envelope)
+    for events in streams.values():
+        events.sort(key=_aggregate_version)  # in order already, unless some came again
+        yield from events
+
+
+def _aggregate_version(envelope: Envelope) -> int:
+    return envelope.aggregate_version
 
 
 def read_positions(conn: Connection, consumer: str, schema: str = "read") -> dict[str, int]:
