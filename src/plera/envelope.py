@@ -25,6 +25,7 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
 from plera.aggregates.suppressions import SuppressionList
+from plera.aggregates.unmatched_mail import UnmatchedMail
 from plera.aggregates.workspace import Workspace
 
 AGGREGATE_NAMES: dict[type, str] = {
@@ -37,6 +38,7 @@ AGGREGATE_NAMES: dict[type, str] = {
     Sequence: "sequence",
     LeadEnrollment: "enrollment",
     SuppressionList: "suppression_list",  # an addition to the contract: docs/decisions/0008-suppressions.md
+    UnmatchedMail: "unmatched_mail",  # an addition to the contract: docs/decisions/0009-unmatched-mail.md
 }
 BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "workspace_id", "actor"}

@@ -121,7 +121,7 @@ class Workspace(PleraAggregate):
         return key["name"]
 
     class UnmatchedMailReceived(PleraAggregate.Event):
-        """Mail no lead of the workspace could be matched to: kept for the inbox, changes nothing else."""
+        """Mail no lead matched, as stores written before decision 0009 hold it (now an UnmatchedMail's)."""
 
         message_id: str
         from_address: str | None
@@ -131,28 +131,6 @@ class Workspace(PleraAggregate):
 
         def apply(self, workspace: Workspace) -> None:
             pass
-
-    def record_unmatched(
-        self,
-        *,
-        message_id: str,
-        from_address: str | None,
-        subject: str | None,
-        text: str,
-        classification: str,
-        at: datetime,
-        actor: str,
-    ) -> None:
-        self._record(
-            self.UnmatchedMailReceived,
-            at=at,
-            actor=actor,
-            message_id=message_id,
-            from_address=from_address,
-            subject=subject,
-            text=text,
-            classification=classification,
-        )
 
     class SettingsChanged(PleraAggregate.Event):
         changes: dict[str, Any]

@@ -25,6 +25,7 @@ from psycopg import Connection
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
+from plera.aggregates.unmatched_mail import UnmatchedMail
 from plera.aggregates.workspace import Workspace
 from plera.channels.inbound import Bounce, Classification, Inbound, classify, parse
 from plera.commands.changes import Changes
@@ -191,12 +192,15 @@ def _keep_in_thread(changes: Changes, lead: Lead, mail: Mail, sender_id: UUID | 
 
 
 def _keep_unmatched(changes: Changes, workspace_id: UUID, mail: Mail) -> None:
-    changes.get(workspace_id, Workspace).record_unmatched(
-        message_id=mail.message_id,
-        from_address=mail.inbound.from_address,
-        subject=mail.inbound.subject or None,
-        text=mail.inbound.text[:20_000],
-        classification=mail.found.kind,
-        at=changes.sv.clock.now(),
-        actor=ACTOR,
+    changes.add(
+        UnmatchedMail.receive(
+            workspace_id=workspace_id,
+            message_id=mail.message_id,
+            from_address=mail.inbound.from_address,
+            subject=mail.inbound.subject or None,
+            text=mail.inbound.text[:20_000],
+            classification=mail.found.kind,
+            at=changes.sv.clock.now(),
+            actor=ACTOR,
+        )
     )

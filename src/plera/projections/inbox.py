@@ -4,7 +4,7 @@ and sender address, the mail no lead could be matched to.
 
 Tables, each a fold of its own aggregate's events:
 - inbox_messages: one row per message and thread. Inbound messages and manual answers come from the
-  lead (MessageReceived, ManualReplySent), unmatched mail from the workspace (UnmatchedMailReceived),
+  lead (MessageReceived, ManualReplySent), unmatched mail (UnmatchedMailReceived),
   each inserted once (ON CONFLICT DO NOTHING). Our steps come from the enrollment: StepDispatching
   writes the row ('sending'), and MessageSent, StepSendFailed, SendOutcomeUnknown and MessageBounced
   move its status, every write `WHERE version < :v` (the enrollment's). The text of a step is not in
@@ -223,9 +223,10 @@ def _unread(cur: Cursor, e: Envelope) -> None:
     _marked(cur, e, True)
 
 
-# ---- mail of no lead (the workspace's event)
+# ---- mail of no lead (an UnmatchedMail's; stores written before decision 0009 have it on the workspace)
 
 
+@inbox.handles("unmatched_mail", "UnmatchedMailReceived")
 @inbox.handles("workspace", "UnmatchedMailReceived")
 def _unmatched(cur: Cursor, e: Envelope) -> None:
     p = e.payload

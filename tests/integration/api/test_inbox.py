@@ -15,6 +15,7 @@ import pytest
 from plera.aggregates.enrollment import LeadEnrollment, message_id_for
 from plera.aggregates.lead import Lead
 from plera.aggregates.lead_inbox import thread_id_of
+from plera.aggregates.unmatched_mail import UnmatchedMail
 from plera.aggregates.workspace import Workspace
 from plera.channels.signatures import signed_headers
 from plera.demo import PLAIN_MESSAGES
@@ -254,9 +255,9 @@ def test_a_suppressed_person_is_not_answered(api, outreach, smtp_server):  # noq
 
 
 def test_unmatched_mail_has_its_own_threads_which_cannot_be_marked_or_answered(api, services, clock, catch_up):
-    workspace = services.events.get(api.workspace_id, Workspace)
     for text in ("Who are you?", "Hello?"):
-        workspace.record_unmatched(
+        mail = UnmatchedMail.receive(
+            workspace_id=api.workspace_id,
             message_id=f"<{uuid4()}@stranger.example>",
             from_address="someone@stranger.example",
             subject="Your email",
@@ -265,8 +266,8 @@ def test_unmatched_mail_has_its_own_threads_which_cannot_be_marked_or_answered(a
             at=clock.now(),
             actor="webhook",
         )
+        services.events.save(mail)
         clock.advance(timedelta(minutes=1))
-    services.events.save(workspace)
     catch_up()
     stranger = str(unmatched_thread_id(api.workspace_id, "someone@stranger.example"))
 

@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from plera.aggregates.enrollment import LeadEnrollment, message_id_for
 from plera.aggregates.lead import Lead
 from plera.aggregates.lead_inbox import thread_id_of
+from plera.aggregates.unmatched_mail import UnmatchedMail
 from plera.aggregates.workspace import Workspace
 from plera.consumers.inprocess import InProcessFeed
 from plera.projections.all import ALL
@@ -102,18 +103,22 @@ def answer(world: World, name: str, text: str) -> str:
     return message_id
 
 
-def unmatched(world: World, text: str, address: str = STRANGER) -> None:
-    workspace = world.sv.events.get(world.workspace_id, Workspace)
-    workspace.record_unmatched(
-        message_id=f"<{uuid4()}@elsewhere.example>",
-        from_address=address,
-        subject="Who is this?",
-        text=text,
-        classification="reply",
-        at=world.clock.now(),
-        actor="webhook",
-    )
-    world.sv.events.save(workspace)
+def unmatched(world: World, text: str, address: str = STRANGER, *, legacy: bool = False) -> None:
+    """Mail of no lead, as an UnmatchedMail of its own, or (legacy) as stores before decision 0009 hold it."""
+    fields = {
+        "workspace_id": world.workspace_id,
+        "message_id": f"<{uuid4()}@elsewhere.example>",
+        "from_address": address,
+        "subject": "Who is this?",
+        "text": text,
+        "classification": "reply",
+    }
+    if legacy:
+        workspace = world.sv.events.get(world.workspace_id, Workspace)
+        workspace.trigger_event(Workspace.UnmatchedMailReceived, timestamp=world.clock.now(), actor="webhook", **fields)
+        world.sv.events.save(workspace)
+    else:
+        world.sv.events.save(UnmatchedMail.receive(**fields, at=world.clock.now(), actor="webhook"))
     world.tick()
 
 
@@ -140,7 +145,7 @@ def inbox_story(world: World) -> None:
     )
     send(world, "Eve", 1)
     unmatched(world, "Hello?")
-    unmatched(world, "Anyone?", address=STRANGER.lower())
+    unmatched(world, "Anyone?", address=STRANGER.lower(), legacy=True)
 
 
 NAMES = ["Ann", "Ben", "Cat", "Dan", "Eve"]
