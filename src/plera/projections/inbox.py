@@ -155,6 +155,17 @@ def _insert(cur: Cursor, e: Envelope, thread_id: UUID, *, statement: str = _INSE
 
 @inbox.handles("lead", "MessageReceived")
 def _received(cur: Cursor, e: Envelope) -> None:
+    _lead_message(cur, e, direction="in", status="received")
+
+
+@inbox.handles("lead", "ManualReplySent")
+def _answered(cur: Cursor, e: Envelope) -> None:
+    _lead_message(cur, e, direction="out", status="sent")
+
+
+def _lead_message(cur: Cursor, e: Envelope, *, direction: str, status: str) -> None:
+    """A message in the lead's thread of its channel and sender: theirs, or our manual answer (which has
+    no classification)."""
     p = e.payload
     family = family_of(p["channel"])
     sender = UUID(p["sender_id"]) if p.get("sender_id") else None
@@ -167,37 +178,13 @@ def _received(cur: Cursor, e: Envelope) -> None:
         lead_id=e.aggregate_id,
         thread_channel=family,
         sender_id=sender,
-        direction="in",
+        direction=direction,
         channel=p["channel"],
         subject=p.get("subject"),
         text=p.get("text"),
         classification=p.get("classification"),
         in_reply_to=p.get("in_reply_to"),
-        status="received",
-    )
-    _touched.of(cur).add(thread)
-
-
-@inbox.handles("lead", "ManualReplySent")
-def _answered(cur: Cursor, e: Envelope) -> None:
-    p = e.payload
-    family = family_of(p["channel"])
-    sender = UUID(p["sender_id"]) if p.get("sender_id") else None
-    thread = thread_id_of(e.aggregate_id, family, sender)
-    _insert(
-        cur,
-        e,
-        thread,
-        message_id=p["message_id"],
-        lead_id=e.aggregate_id,
-        thread_channel=family,
-        sender_id=sender,
-        direction="out",
-        channel=p["channel"],
-        subject=p.get("subject"),
-        text=p.get("text"),
-        in_reply_to=p.get("in_reply_to"),
-        status="sent",
+        status=status,
     )
     _touched.of(cur).add(thread)
 
