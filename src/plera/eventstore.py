@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -92,30 +92,20 @@ class EventStore:
             ).fetchall()
         return self._replay(rows)
 
-    def stored_events(self, ids: Sequence[UUID]) -> list[Any]:
-        """Every domain event of these aggregates, in commit order (so each aggregate's in version order)."""
-        if not ids:
-            return []
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT originator_id, originator_version, topic, state FROM plera_events"
-                " WHERE originator_id = ANY(%s) ORDER BY notification_id",
-                (list(ids),),
-            ).fetchall()
-        return [self._to_event(r) for r in rows]
-
-    def events_of_kind(self, ids: Iterable[UUID], kind: type) -> list[Any]:
-        """The events of one class among these aggregates', in commit order: one fact of a large aggregate
-        (the sequences of a source group, not its thousands of leads) without replaying all of it."""
+    def stored_events(self, ids: Iterable[UUID], kind: type | None = None) -> list[Any]:
+        """Every domain event of these aggregates (or only those of class `kind`: one fact of a large
+        aggregate, such as the sequences of a source group, without replaying its thousands of leads),
+        in commit order, so each aggregate's in version order."""
         wanted = list(set(ids))
         if not wanted:
             return []
+        query = "SELECT originator_id, originator_version, topic, state FROM plera_events WHERE originator_id = ANY(%s)"
+        params: list[Any] = [wanted]
+        if kind is not None:
+            query += " AND topic = %s"
+            params.append(get_topic(kind))
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT originator_id, originator_version, topic, state FROM plera_events"
-                " WHERE originator_id = ANY(%s) AND topic = %s ORDER BY notification_id",
-                (wanted, get_topic(kind)),
-            ).fetchall()
+            rows = conn.execute(query + " ORDER BY notification_id", params).fetchall()
         return [self._to_event(r) for r in rows]
 
     def _to_event(self, row: Any) -> Any:

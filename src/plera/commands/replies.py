@@ -94,6 +94,6 @@ def open_enrollments_of_person(changes: Changes, lead: Lead) -> list[LeadEnrollm
         twin = changes.many([lead_id_for(lead.workspace_id, email=None, linkedin_url=url)])
         people += [t for t in twin.values() if isinstance(t, Lead) and t.workspace_id == lead.workspace_id]
     groups = {g for person in people for g in person.source_group_ids}
-    sequence_ids = {e.sequence_id for e in changes.sv.events.events_of_kind(groups, SourceGroup.SequenceAttached)}
+    sequence_ids = {e.sequence_id for e in changes.sv.events.stored_events(groups, SourceGroup.SequenceAttached)}
     found = changes.many(LeadEnrollment.create_id(s, person.id) for s in sequence_ids for person in people)
     return [e for e in found.values() if isinstance(e, LeadEnrollment) and e.is_open]
