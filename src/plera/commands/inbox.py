@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import IntegrityError
 from pydantic import Field
 
 from plera.aggregates.enrollment import LeadEnrollment
@@ -28,6 +27,7 @@ from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.channels import linkedin
 from plera.channels.email import OutgoingEmail, SendFailed, send
+from plera.commands.changes import change
 from plera.commands.models import Command
 from plera.commands.next_step import rules_of
 from plera.commands.outbound import (
@@ -43,9 +43,6 @@ from plera.projections.inbox import thread
 from plera.runtime import Services
 from plera.scheduling import policy
 
-T = TypeVar("T")
-
-_ATTEMPTS = 5
 _REFERENCES = 20  # the References header keeps the first message and the latest ones, as mail clients do
 
 
@@ -86,12 +83,11 @@ def mark_thread(sv: Services, workspace_id: UUID, thread_id: UUID, read: bool, a
     found = _lead_thread(sv, workspace_id, thread_id)
     lead_id = UUID(found["lead_id"])
 
-    def attempt() -> None:
-        lead = sv.events.get(lead_id, Lead, workspace_id)
+    def marked(lead: Lead) -> bool:
         lead.mark_thread(thread_id=thread_id, read=read, at=sv.clock.now(), actor=actor)
-        sv.events.save(lead)
+        return True
 
-    _retrying(attempt)
+    change(sv, lead_id, marked, Lead)
     return found | {"unread": not read}
 
 
@@ -125,8 +121,7 @@ def reply_in_thread(sv: Services, workspace_id: UUID, thread_id: UUID, body: str
         raise ReplyNotSent(f"the answer was not sent: {e.reason}") from e
     sent_at = sv.clock.now()
 
-    def attempt() -> None:
-        current = sv.events.get(lead.id, Lead, workspace_id)
+    def recorded(current: Lead) -> bool:
         current.record_manual_reply(
             channel=channel,
             sender_id=sender.id,
@@ -137,9 +132,9 @@ def reply_in_thread(sv: Services, workspace_id: UUID, thread_id: UUID, body: str
             at=sent_at,
             actor=actor,
         )
-        sv.events.save(current)
+        return True
 
-    _retrying(attempt)
+    change(sv, lead.id, recorded, Lead)
     return {
         "thread_id": str(thread_id),
         "message_id": message_id,
@@ -269,13 +264,3 @@ def _give_back(sv: Services, sender_id: UUID, day: date) -> None:
             "UPDATE plera_sender_days SET sent = greatest(sent - 1, 0) WHERE sender_id = %s AND day = %s",
             (sender_id, day),
         )
-
-
-def _retrying(attempt: Callable[[], T]) -> T:
-    """Loads, changes and saves again when something else was saved to the lead in between."""
-    for _ in range(_ATTEMPTS - 1):
-        try:
-            return attempt()
-        except IntegrityError:
-            continue
-    return attempt()

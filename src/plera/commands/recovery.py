@@ -7,12 +7,13 @@ and the lead goes on to its next step. A step the worker never reached is simply
 
 from __future__ import annotations
 
-from eventsourcing.persistence import IntegrityError
+from uuid import UUID
 
 from plera.aggregates.enrollment import LeadEnrollment, StepStatus
 from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
+from plera.commands.changes import change
 from plera.commands.claims import Claim, finish
 from plera.commands.next_step import rules_of, schedule_next, zone_of
 from plera.runtime import Services
@@ -48,7 +49,7 @@ def recover_expired(sv: Services, *, limit: int = 100) -> int:
             )
             status = enrollment.step_status(step)
             if status is StepStatus.DISPATCHING:
-                _outcome_unknown(sv, enrollment, step)
+                _outcome_unknown(sv, enrollment.id, step)
                 finish(conn, claim, refund=False)  # it may have gone out: its capacity stays taken
             else:
                 conn.execute(
@@ -60,18 +61,16 @@ def recover_expired(sv: Services, *, limit: int = 100) -> int:
     return settled
 
 
-def _outcome_unknown(sv: Services, enrollment: LeadEnrollment, step: int) -> None:
-    for _ in range(5):
+def _outcome_unknown(sv: Services, enrollment_id: UUID, step: int) -> None:
+    def settled(enrollment: LeadEnrollment) -> bool:
         if enrollment.step_status(step) is not StepStatus.DISPATCHING:
-            return  # the worker recorded its outcome after all
+            return False  # the worker recorded its outcome after all
         now = sv.clock.now()
         enrollment.record_outcome_unknown(step=step, at=now, actor=ACTOR)
         sequence = sv.events.get(enrollment.sequence_id, Sequence)
         rules = rules_of(sv.events.get(enrollment.workspace_id, Workspace))
         zone = zone_of(sv.events.get(enrollment.lead_id, Lead), rules).zone
         schedule_next(enrollment, sequence, rules, zone, at=now, actor=ACTOR)
-        try:
-            sv.events.save(enrollment)
-            return
-        except IntegrityError:
-            enrollment = sv.events.get(enrollment.id, LeadEnrollment)
+        return True
+
+    change(sv, enrollment_id, settled)

@@ -23,6 +23,7 @@ from plera.aggregates.errors import DomainError
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.channels.errors import SendFailed
+from plera.commands.changes import change
 from plera.commands.claims import Claim, finish_all
 from plera.commands.next_step import schedule_next
 from plera.commands.outbox import NotAttempted
@@ -127,30 +128,23 @@ def record_all(sv: Services, records: list[Record]) -> None:
 
 
 def _record_alone(sv: Services, r: Record) -> bool:
-    for _ in range(5):
-        enrollment = sv.events.get(r.claim.enrollment_id, LeadEnrollment)
+    def recorded(enrollment: LeadEnrollment) -> bool:
         try:
             r.apply(enrollment)
         except DomainError:
             log.exception("outcome %s of %s step %s", r.name, r.claim.enrollment_id, r.claim.step)
             return False  # the claim stays: recovery settles it after the lease
-        try:
-            sv.events.save(enrollment)
-            return True
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"could not record the outcome of {r.claim.enrollment_id} step {r.claim.step}")
+        return True
+
+    return change(sv, r.claim.enrollment_id, recorded)
 
 
 def pause_sender(sv: Services, sender_id: UUID, reason: str, at: datetime) -> None:
-    for _ in range(3):  # another worker may pause it at the same moment
-        sender = sv.events.get(sender_id, SenderAccount)
+    def paused(sender: SenderAccount) -> bool:  # another worker may pause it at the same moment
         sender.pause(reason=reason, at=at, actor=ACTOR)
-        try:
-            sv.events.save(sender)
-            return
-        except IntegrityError:
-            continue
+        return True
+
+    change(sv, sender_id, paused, SenderAccount)
 
 
 def _reschedule(enrollment: LeadEnrollment, sequence: Sequence, step: int, now: datetime, eligible: datetime) -> None:
