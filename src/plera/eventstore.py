@@ -58,11 +58,7 @@ class EventStore:
             found: Any = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {_label(kind)} {aggregate_id}") from None
-        if not isinstance(found, kind):
-            raise NotFound(f"no {_label(kind)} {aggregate_id}")
-        if workspace_id is not None and getattr(found, "workspace_id", found.id) != workspace_id:
-            raise NotFound(f"no {_label(kind)} {aggregate_id}")
-        return found
+        return checked(found, aggregate_id, kind, workspace_id)
 
     def get_as_of(self, aggregate_id: UUID, version: int) -> Any:
         return self.app.repository.get(aggregate_id, version=version)
@@ -121,6 +117,15 @@ class EventStore:
 
     def close(self) -> None:
         self.app.close()
+
+
+def checked(found: Any, aggregate_id: UUID, kind: type[A], workspace_id: UUID | None) -> A:
+    """`found`, unless it is of another kind or another workspace's: then NotFound, as for a missing one."""
+    if not isinstance(found, kind) or (
+        workspace_id is not None and getattr(found, "workspace_id", found.id) != workspace_id
+    ):
+        raise NotFound(f"no {_label(kind)} {aggregate_id}")
+    return found
 
 
 def _label(kind: type) -> str:

@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 
 from plera.aggregates.base import PleraAggregate
 from plera.aggregates.enrollment import LeadEnrollment
-from plera.aggregates.errors import NotFound
+from plera.eventstore import checked
 from plera.runtime import Services
 
 T = TypeVar("T")
@@ -41,14 +41,11 @@ class Changes:
 
     def get(self, aggregate_id: UUID, kind: type[A], workspace_id: UUID | None = None) -> A:
         """As `EventStore.get`: NotFound when missing, of another kind or another workspace's."""
-        found: Any = self._loaded.get(aggregate_id)
+        found = self._loaded.get(aggregate_id)
         if found is None:
             found = self._loaded[aggregate_id] = self.sv.events.get(aggregate_id, kind, workspace_id)
-        elif not isinstance(found, kind) or (
-            workspace_id is not None and getattr(found, "workspace_id", found.id) != workspace_id
-        ):
-            raise NotFound(f"no {kind.__name__} {aggregate_id}")
-        return found  # type: ignore[no-any-return]
+            return found
+        return checked(found, aggregate_id, kind, workspace_id)
 
     def many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
         """Those of these aggregates that exist, with the ones not loaded yet read in one query."""
