@@ -22,7 +22,7 @@ from plera.projections.maintenance import verify
 from plera.projections.registry import Projection
 from plera.projections.runner import apply_batch
 
-from .world import World, make_world
+from .world import World, make_world, merge_keeping_each_aggregates_order
 
 SENDER = UUID("5e4de400-0000-4000-8000-000000000001")
 STRANGER = "Stranger@Elsewhere.example"
@@ -335,20 +335,6 @@ def test_redelivered_and_reordered_events_change_no_thread(services, clock):
     assert verify(services, ALL) == []
 
 
-def _merge_keeping_each_aggregates_order(envelopes, rng):
-    streams: dict = {}
-    for e in envelopes:
-        streams.setdefault(e.aggregate_id, []).append(e)
-    queues = list(streams.values())
-    merged = []
-    while queues:
-        queue = rng.choice(queues)
-        merged.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
-    return merged
-
-
 def test_any_interleaving_of_the_lead_and_its_enrollments_gives_the_rows_a_rebuild_gives(services, clock):
     world = make_world(services, clock, NAMES)
     inbox_story(world)
@@ -362,7 +348,7 @@ def test_any_interleaving_of_the_lead_and_its_enrollments_gives_the_rows_a_rebui
     with services.db.pool.connection() as conn:
         apply_batch(conn, ALL, leads_first, {}, consumer="inbox-interleaving")
     interleaved = inbox_view(world)
-    shuffled = _merge_keeping_each_aggregates_order(envelopes, random.Random(20260302))
+    shuffled = merge_keeping_each_aggregates_order(envelopes, random.Random(20260302))
     with services.db.pool.connection() as conn:
         for start in range(0, len(shuffled), 5):
             apply_batch(conn, ALL, shuffled[start : start + 5], {}, consumer="inbox-interleaving")

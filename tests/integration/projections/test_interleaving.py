@@ -7,22 +7,7 @@ from plera.projections.maintenance import verify
 from plera.projections.runner import apply_batch
 from plera.projections.sequence_counts import counts, recount
 
-from .world import NAMES, make_world, read_models, the_usual_story
-
-
-def _merge_keeping_each_aggregates_order(envelopes, rng):
-    """A random interleaving of the aggregates' streams, as a Kafka consumer of many partitions may see."""
-    streams = {}
-    for e in envelopes:
-        streams.setdefault(e.aggregate_id, []).append(e)
-    queues = list(streams.values())
-    merged = []
-    while queues:
-        queue = rng.choice(queues)
-        merged.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
-    return merged
+from .world import NAMES, make_world, merge_keeping_each_aggregates_order, read_models, the_usual_story
 
 
 def test_enrollment_events_before_the_leads_give_the_same_drill_down(services, clock):
@@ -47,7 +32,7 @@ def test_enrollment_events_before_the_leads_give_the_same_drill_down(services, c
 def test_any_interleaving_of_aggregates_gives_the_rows_a_rebuild_gives(services, clock):
     world = make_world(services, clock, NAMES)
     the_usual_story(world)
-    shuffled = _merge_keeping_each_aggregates_order(world.envelopes(), random.Random(20260302))
+    shuffled = merge_keeping_each_aggregates_order(world.envelopes(), random.Random(20260302))
 
     with services.db.pool.connection() as conn:
         for start in range(0, len(shuffled), 7):

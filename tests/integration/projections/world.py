@@ -167,3 +167,18 @@ def read_models(sv: Services, world: World) -> dict[str, Any]:
             "queue": queued_steps(conn, world.workspace_id),
             "runs": runs_overview(conn, world.workspace_id, limit=50),
         }
+
+
+def merge_keeping_each_aggregates_order(envelopes: list[Envelope], rng: Any) -> list[Envelope]:
+    """A random interleaving of the aggregates' streams, as a Kafka consumer of many partitions may see."""
+    streams: dict[Any, list[Envelope]] = {}
+    for e in envelopes:
+        streams.setdefault(e.aggregate_id, []).append(e)
+    queues = list(streams.values())
+    merged: list[Envelope] = []
+    while queues:
+        queue = rng.choice(queues)
+        merged.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    return merged
