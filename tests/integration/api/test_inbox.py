@@ -4,6 +4,7 @@ Step 1 goes out through the LeadEnrollment aggregate (from the sequence's SMTP s
 comes in through the signed inbound-mail webhook, the other people's mail is recorded on their Lead.
 """
 
+import copy
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -238,6 +239,30 @@ def test_a_manual_answer_goes_out_threaded_in_the_subject_and_counts_toward_the_
     refused = api.post(f"/v1/inbox/threads/{outreach['threads']['Ben']}/reply", json={"body": "Enjoy!"})
     assert_problem(refused, 409, "sender_limit_reached")
     assert len(smtp_server.messages) == 1
+
+
+def test_copies_of_our_own_mail_are_never_taken_for_the_persons(
+    api,
+    services,
+    outreach,
+    catch_up,
+    smtp_server,  # noqa: F811
+):
+    """A BCC or a mailbox sync hands our own mail back: known by our message's id (here a manual
+    answer's, under another From) or by our sender's address (a note with an id of its own)."""
+    ann = outreach["threads"]["Ann"]
+    api.ok(api.post(f"/v1/inbox/threads/{ann}/reply", json={"body": "Great, Tuesday at 10?"}))
+    catch_up()
+    synced = copy.copy(smtp_server.messages[0].message)
+    synced.replace_header("From", "Alex <alex.private@home.example>")
+    from_our_sender = _mail_from("alex@plera.example", "Note", "Call Ann on Tuesday.", in_reply_to=outreach["reply"])
+    stranger = _mail_from("someone@else.example", "Hello", "Who are you?", in_reply_to="<not-ours@else.example>")
+
+    taken = [_deliver(services, api, m).json()["status"] for m in (synced, from_our_sender, stranger)]
+
+    assert taken == ["own_message", "own_message", "unmatched"]
+    catch_up()
+    assert api.ok(api.get(f"/v1/inbox/threads/{ann}"))["message_count"] == 3
 
 
 def test_a_suppressed_person_is_not_answered(api, outreach, smtp_server):  # noqa: F811
