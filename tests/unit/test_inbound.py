@@ -168,10 +168,14 @@ def test_an_out_of_office_pauses_the_lead_until_the_day_after_its_return_date(na
     assert verdict.auto is not None
     assert verdict.auto.reason == "out_of_office"
     assert verdict.auto.until == until
-    assert verdict.auto.paused_until == datetime.combine(until + timedelta(days=1), datetime.min.time(), UTC)
+    # The day after the return date, whatever the workspace's pause for undated auto-replies.
+    for days in (1, 30):
+        assert verdict.auto.paused_until(NOW, days) == datetime.combine(
+            until + timedelta(days=1), datetime.min.time(), UTC
+        )
 
 
-def test_an_auto_reply_without_a_date_pauses_for_the_default_days() -> None:
+def test_an_auto_reply_without_a_date_pauses_for_the_workspaces_days() -> None:
     ticket = parse(
         message(
             "From: support@woodgrove.example",
@@ -181,13 +185,14 @@ def test_an_auto_reply_without_a_date_pauses_for_the_default_days() -> None:
         )
     )
 
-    verdict = classify(ticket, now=NOW, default_pause_days=5)
+    verdict = classify(ticket, now=NOW)
 
     assert verdict.kind == "auto_reply"
     assert verdict.auto is not None
     assert verdict.auto.reason == "auto_reply"
     assert verdict.auto.until is None
-    assert verdict.auto.paused_until == NOW + timedelta(days=5)
+    assert verdict.auto.paused_until(NOW, 5) == NOW + timedelta(days=5)
+    assert verdict.auto.paused_until(NOW, 7) == NOW + timedelta(days=7)
 
 
 @pytest.mark.parametrize(

@@ -144,3 +144,16 @@ def test_the_api_key_check_compares_in_constant_time(at, monkeypatch):
 
     assert workspace.api_key_name("k1", "abd") is None
     assert compared == [("abc", "abd")]
+
+
+def test_the_out_of_office_pause_is_a_week_until_changed_to_a_whole_number_of_days_up_to_90(at):
+    workspace = new_workspace(at)
+    assert workspace.out_of_office_pause_days == 7
+
+    for refused in (0, 91, -3, 2.5, "5", True, None):
+        with pytest.raises(InvalidValue):
+            workspace.change_settings(changes={"out_of_office_pause_days": refused}, at=at, actor="ops")
+    workspace.change_settings(changes={"out_of_office_pause_days": 3}, at=at, actor="ops")
+
+    assert workspace.out_of_office_pause_days == 3
+    assert workspace.collect_events()[-1].changes == {"out_of_office_pause_days": 3}

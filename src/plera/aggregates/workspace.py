@@ -1,4 +1,5 @@
-"""Workspace: the tenant. Its zone, sending window, sending days and holidays drive the schedule."""
+"""Workspace: the tenant. Its zone, sending window, sending days and holidays drive the schedule; its
+out-of-office pause is how long an auto-reply that names no return date holds the lead."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from plera.aggregates.errors import InvalidValue
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SENDING_DAYS = ["mon", "tue", "wed", "thu", "fri"]
-SETTINGS = ("name", "timezone", "window_start", "window_end", "sending_days", "holiday_countries")
+SETTINGS = (
+    "name",
+    "timezone",
+    "window_start",
+    "window_end",
+    "sending_days",
+    "holiday_countries",
+    "out_of_office_pause_days",
+)
+OUT_OF_OFFICE_PAUSE_DAYS = (1, 90)  # the allowed range; a week by default
 
 
 def check_window(start: str, end: str) -> None:
@@ -28,6 +38,12 @@ def check_sending_days(days: list[str]) -> None:
         raise InvalidValue(f"sending_days are one or more of {', '.join(WEEKDAYS)}")
 
 
+def check_pause_days(days: Any) -> None:
+    low, high = OUT_OF_OFFICE_PAUSE_DAYS
+    if isinstance(days, bool) or not isinstance(days, int) or not low <= days <= high:
+        raise InvalidValue(f"out_of_office_pause_days is a whole number of days from {low} to {high}")
+
+
 def _is_hhmm(text: str) -> bool:
     if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
         return False
@@ -35,6 +51,9 @@ def _is_hhmm(text: str) -> bool:
 
 
 class Workspace(PleraAggregate):
+    # A class default, not a creation field: workspaces (and snapshots) from before the setting have it.
+    out_of_office_pause_days = 7
+
     class WorkspaceCreated(PleraAggregate.Created):
         name: str
         timezone: str
@@ -150,6 +169,8 @@ class Workspace(PleraAggregate):
         } | changes
         check_window(merged["window_start"], merged["window_end"])
         check_sending_days(merged["sending_days"])
+        if "out_of_office_pause_days" in changes:
+            check_pause_days(changes["out_of_office_pause_days"])
         if "name" in changes and not str(changes["name"]).strip():
             raise InvalidValue("a workspace needs a name")
         if "holiday_countries" in changes:

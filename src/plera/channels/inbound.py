@@ -25,7 +25,8 @@ The rules (the phrase tables and how they are applied are in `inbound_phrases`, 
 - **Return date and pause.** `until` is the return date found in the new text. The lead is paused
   until 00:00 UTC of the day after it: "until 16 March" usually includes the 16th in all four
   languages, and resuming a day late costs less than sending into the same out-of-office again.
-  The sending window then decides the hour. Without a date: `now + default_pause_days`.
+  The sending window then decides the hour. Without a date: the workspace's
+  `out_of_office_pause_days` from now (`AutoReply.paused_until`).
 - **Unsubscribe.** Only a human message's new text and subject count, so an "unsubscribe" in our
   own quoted footer never does: a clear request in its first words, or a bare word in a short
   message (see `inbound_phrases`).
@@ -117,7 +118,12 @@ class Inbound:
 class AutoReply:
     reason: Literal["out_of_office", "auto_reply"]
     until: date | None  # the return date the text names
-    paused_until: datetime  # UTC
+
+    def paused_until(self, now: datetime, default_days: int) -> datetime:
+        """When the lead goes on (UTC): the day after the return date, else `default_days` from now."""
+        if self.until is not None:
+            return datetime.combine(self.until + timedelta(days=1), time(0), UTC)
+        return now.astimezone(UTC) + timedelta(days=default_days)
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ def parse(raw: bytes) -> Inbound:
         return Inbound(size=len(raw))
 
 
-def classify(inbound: Inbound, *, now: datetime, default_pause_days: int = 7) -> Classification:
+def classify(inbound: Inbound, *, now: datetime) -> Classification:
     bounce = bounce_of(inbound)
     if bounce is not None:
         return Classification(
@@ -149,17 +155,12 @@ def classify(inbound: Inbound, *, now: datetime, default_pause_days: int = 7) ->
     )
     if automatic:
         until = phrases.return_date(text, now.date())
-        paused_until = (
-            datetime.combine(until + timedelta(days=1), time(0), UTC)
-            if until
-            else now.astimezone(UTC) + timedelta(days=default_pause_days)
-        )
         subject_says = phrases.AUTO_SUBJECT.match(subject)
         away = phrases.OUT_OF_OFFICE.search(subject_says.group(0) if subject_says else "") or (
             phrases.OUT_OF_OFFICE.search(text)
         )
         reason: Literal["out_of_office", "auto_reply"] = "out_of_office" if away else "auto_reply"
-        return Classification("auto_reply", auto=AutoReply(reason, until, paused_until), evidence=automatic)
+        return Classification("auto_reply", auto=AutoReply(reason, until), evidence=automatic)
     request = phrases.unsubscribe_phrase(subject, text)
     if request:
         return Classification("unsubscribe", evidence=request)

@@ -6,7 +6,8 @@ Mail no lead matches is kept for the inbox as unmatched. The same Message-ID twi
 
 What it does, by classification (channels/inbound.py):
 - reply: the person's remaining no_reply steps stop in every sequence (commands/replies.py);
-- auto-reply: not a reply; the person's leads pause until the return date (or a week);
+- auto-reply: not a reply; the person's leads pause until the return date (else for the workspace's
+  out_of_office_pause_days);
 - bounce: a hard one ends the step and the lead's email, and suppresses the address; a soft one
   returns the step for another attempt, up to the dispatcher's limit;
 - unsubscribe request: the person is suppressed and stopped everywhere, as by the one-click link.
@@ -120,8 +121,10 @@ def _apply(changes: Changes, lead: Lead, mail: Mail, enrollment: LeadEnrollment 
     if found.kind == "reply":
         person_replied(changes, lead, channel="email", message_ref=mail.message_id, actor=ACTOR)
     elif found.kind == "auto_reply" and found.auto is not None:
+        days = changes.get(lead.workspace_id, Workspace).out_of_office_pause_days
+        until = found.auto.paused_until(at, days)
         for away in open_enrollments_of_person(changes, lead):
-            away.record_out_of_office(until=found.auto.paused_until, message_ref=mail.message_id, at=at, actor=ACTOR)
+            away.record_out_of_office(until=until, message_ref=mail.message_id, at=at, actor=ACTOR)
     elif found.kind == "bounce" and found.bounce is not None:
         _bounced(changes, lead, found.bounce, enrollment)
     elif found.kind == "unsubscribe":

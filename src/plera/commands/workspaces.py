@@ -32,6 +32,9 @@ class ChangeWorkspace(Command):
     window_end: str | None = None
     sending_days: list[str] | None = None
     holiday_countries: list[str] | None = None
+    out_of_office_pause_days: int | None = Field(
+        default=None, description="days an auto-reply that names no return date pauses the lead (1 to 90)"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def workspace_view(sv: Services, workspace: Workspace, *, with_secret: bool) -> 
         "window_end": workspace.window_end,
         "sending_days": workspace.sending_days,
         "holiday_countries": workspace.holiday_countries,
+        "out_of_office_pause_days": workspace.out_of_office_pause_days,
     }
     if with_secret:
         view["webhook_secret"] = sv.vault.get(workspace.webhook_secret_id)

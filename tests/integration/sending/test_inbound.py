@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -18,6 +19,7 @@ from plera.api import create_app
 from plera.channels.signatures import signed_headers
 from plera.commands.replies import record_outcome
 from plera.commands.suppressions import suppression_for
+from plera.commands.workspaces import ChangeWorkspace, change_workspace
 from plera.projections.dashboard import sequence_dashboard
 
 EMAILS = [
@@ -120,6 +122,26 @@ def test_an_out_of_office_pauses_the_lead_until_its_return_and_is_not_a_reply(wo
     assert not world.enrollment("Otto").paused
     world.advance(hours=1)
     assert len(world.emails_to("otto@acme.example")) == 2
+
+
+def test_an_auto_reply_naming_no_return_date_pauses_for_the_workspaces_days(world, client):
+    change_workspace(world.sv, world.workspace_id, ChangeWorkspace(out_of_office_pause_days=3), "test")
+    world.import_leads(person("Uma"))
+    world.launch(steps=EMAILS)
+    world.advance(hours=1)  # Monday 2 March: step 1
+    (sent,) = world.emails_to("uma@acme.example")
+    ticket = reply_to(
+        world,
+        sent,
+        "Thank you for your message. We have received it and will answer shortly.",
+        message_id="<ticket@acme.example>",
+        Auto_Submitted="auto-replied",
+    )
+
+    assert deliver(world, client, ticket).json()["classification"] == "auto_reply"
+
+    uma = world.enrollment("Uma")
+    assert uma.paused and uma.away_until == world.clock.now() + timedelta(days=3)
 
 
 def dsn(world, sent: EmailMessage, *, status: str, action: str) -> bytes:

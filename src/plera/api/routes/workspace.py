@@ -25,6 +25,9 @@ class WorkspaceOut(BaseModel):
     window_end: str = Field(examples=["17:00"])
     sending_days: list[str] = Field(examples=[["mon", "tue", "wed", "thu", "fri"]])
     holiday_countries: list[str] = Field(examples=[["US"]])
+    out_of_office_pause_days: int = Field(
+        examples=[7], description="days an auto-reply that names no return date pauses the lead"
+    )
 
 
 class WorkspaceWithSecret(WorkspaceOut):
