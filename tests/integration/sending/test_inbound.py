@@ -219,6 +219,26 @@ def test_the_company_stop_reaches_colleagues_but_not_free_mail_namesakes(world, 
     assert world.enrollment("Dina").status == "active"  # gmail.com is nobody's company
 
 
+@pytest.mark.parametrize(("rule", "bea_paused", "bea_sent"), [("pause", True, 1), ("off", False, 2)])
+def test_the_company_stop_can_pause_colleagues_instead_or_leave_them_be(world, client, rule, bea_paused, bea_sent):
+    world.import_leads(person("Ada"), person("Bea"))
+    world.launch(steps=EMAILS, company_stop=rule)
+    world.advance(hours=1)
+    for _ in range(3):  # one sender: its sends are a few minutes apart
+        world.advance(minutes=5)
+    ada_first = world.emails_to("ada@acme.example")[0]
+
+    deliver(world, client, reply_to(world, ada_first, "Interested, call me.", message_id="<a1@acme.example>"))
+
+    bea = world.enrollment("Bea")
+    assert (bea.status, bea.paused, bea.replied_at) == ("active", bea_paused, None)
+    world.advance(days=2)  # Wednesday: step 2 is due
+    for _ in range(3):
+        world.advance(minutes=5)
+    assert len(world.emails_to("bea@acme.example")) == bea_sent
+    assert len(world.emails_to("ada@acme.example")) == 1  # Ada herself replied: her follow-ups stopped
+
+
 def test_our_own_copies_are_never_replies_and_strangers_land_unmatched(world, client):
     world.import_leads(person("Ivo"))
     world.launch(steps=EMAILS)
