@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
 from plera.aggregates.enrollment import StepStatus
+from plera.aggregates.lead_inbox import thread_id_of
 from plera.aggregates.workspace import Workspace
 from plera.api import create_app
 from plera.channels.signatures import signed_headers
+from plera.commands.inbox import reply_in_thread
+from plera.projections.inbox import thread
 
 STEPS = [
     {"channel": "linkedin_invite", "delay_days": 0, "condition": "always"},
@@ -76,3 +80,33 @@ def test_a_bad_or_stale_signature_gets_401_and_records_nothing(world):
         assert response.status_code == 401
         assert response.json()["code"] == "bad_signature"
     assert world.enrollment("Ana").version == before
+
+
+def test_a_manual_answer_in_a_linkedin_thread_goes_out_as_a_linkedin_message(world):
+    world.import_leads(ANA)
+    world.launch(steps=STEPS)
+    world.advance(hours=1)
+    with TestClient(create_app(world.sv)) as client:
+        world.sandbox.sandbox.accept({"account_id": "alex", "profile_url": "https://www.linkedin.com/in/ana"})
+        post_event(world, client, event("invite_accepted", "e1", invitation_id="i1"))
+        world.advance(days=1)
+        world.advance(minutes=10)
+        post_event(world, client, event("message_received", "e2", message_id="m1", text="Tell me more"))
+    world.catch_up()
+    world.clock.advance(timedelta(minutes=20))  # the user reads it, and answers
+    thread_id = thread_id_of(world.leads["Ana"], "linkedin", world.senders["linkedin"])
+
+    sent = reply_in_thread(world.sv, world.workspace_id, thread_id, "Gladly: here is how it works.", "alex")
+
+    assert (sent["channel"], sent["subject"], sent["to"]) == ("linkedin", None, ANA["linkedin_url"])
+    texts = [m["text"] for m in world.sandbox.sandbox.state()["messages"]]
+    assert texts == ["Thanks for connecting, Ana.", "Gladly: here is how it works."]
+    assert world.emails_to("ana@acme.example") == []
+    world.catch_up()
+    with world.sv.db.pool.connection() as conn:
+        shown = thread(conn, world.workspace_id, thread_id)
+    assert shown is not None
+    assert [(m["direction"], m["text"]) for m in shown["messages"]][-2:] == [
+        ("in", "Tell me more"),
+        ("out", "Gladly: here is how it works."),
+    ]
