@@ -10,8 +10,8 @@ and its cursor (with what it noted) is dropped with it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from psycopg import Cursor
@@ -67,6 +67,12 @@ def reader(cur: Cursor) -> Cursor:
         if found is None:
             found = _readers[cur] = cur.connection.cursor()
         return found
+
+
+def columns(rows: Iterable[Sequence[Any]], width: int = 0) -> list[list[Any]]:
+    """Rows turned into one list per column, for `unnest` over arrays; `width` empty lists for no rows."""
+    found = [list(c) for c in zip(*rows, strict=True)]
+    return found or [[] for _ in range(width)]
 
 
 def text_array(items: Iterable[str]) -> str:

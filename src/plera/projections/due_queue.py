@@ -30,7 +30,7 @@ from psycopg import Connection, Cursor
 from pydantic_core import to_json
 
 from plera.envelope import Envelope
-from plera.projections.batch import CHUNK, BatchBuffer, text_array
+from plera.projections.batch import CHUNK, BatchBuffer, columns, text_array
 from plera.projections.registry import Projection
 
 due_queue = Projection(
@@ -141,12 +141,8 @@ def _write(cur: Cursor) -> None:
         " FROM q ON CONFLICT (enrollment_id, step) DO UPDATE SET eligible_at = EXCLUDED.eligible_at,"
         " sender_id = EXCLUDED.sender_id, paused = EXCLUDED.paused, version = EXCLUDED.version,"
         " claimed_by = NULL, lease_until = NULL, not_before = NULL",
-        [*_columns(list(new.values()), 7), *_columns(list(steps.values()), 4)],
+        [*columns(new.values(), 7), *columns(steps.values(), 4)],
     )
-
-
-def _columns(rows: list[Any], width: int) -> list[list[Any]]:
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 due_queue.finish = _write

@@ -27,7 +27,7 @@ from psycopg import Cursor
 
 from plera.envelope import Envelope
 from plera.projections import sequence_counts
-from plera.projections.batch import CHUNK, BatchBuffer, reader, text_array
+from plera.projections.batch import CHUNK, BatchBuffer, columns, reader, text_array
 from plera.projections.enrollment_state import Row
 
 # What an event may change in a step's child row: values to set, but `attempts` is added to and
@@ -199,14 +199,14 @@ def save(cur: Cursor, e: Envelope, before: Loaded, row: Row, step: int | None = 
         if step is not None:
             _merge(new.steps.setdefault(step, {}), child)
         return
-    columns = (
+    values = (
         e.aggregate_id,
         before.version,
         *_parent(row, e.occurred_at, e.aggregate_version),
         step,
         *_child(child),
     )
-    batch.writes.append((e.aggregate_id, before.sequence_id, before.row, row, columns))
+    batch.writes.append((e.aggregate_id, before.sequence_id, before.row, row, values))
     if len(batch.writes) >= CHUNK:
         _send_writes(cur, batch)
 
@@ -216,8 +216,7 @@ def flush(cur: Cursor, apply: Callable[[Cursor, Envelope], None]) -> None:
     `apply`, the projection's) the events of enrollments whose rows were found otherwise (the finish hook)."""
     batch = _batches.of(cur)
     for again in (False, True):
-        _send_new(cur, batch)
-        _send_writes(cur, batch)
+        _send_writes(cur, batch)  # the new rows first
         missed = _confirm(cur, batch)
         if not missed:
             break
@@ -274,12 +273,8 @@ def _send_new(cur: Cursor, batch: _Batch) -> None:
     ]
     children = [(n.ids[0], step, *_child(c)) for n in rows.values() for step, c in n.steps.items()]
     insert = cur.connection.cursor()
-    insert.execute(_INSERT, [*_columns(parents, 18), *_columns(children, 2 + len(CHILD))])
+    insert.execute(_INSERT, [*columns(parents, 18), *columns(children, 2 + len(CHILD))])
     batch.sent.append((insert, rows))
-
-
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 def _send_writes(cur: Cursor, batch: _Batch) -> None:
@@ -296,7 +291,7 @@ def _send_writes(cur: Cursor, batch: _Batch) -> None:
                 seen.add(write[0])
                 now.append(write)
         update = cur.connection.cursor()
-        update.execute(_UPDATE, _columns([w[4] for w in now], 0))
+        update.execute(_UPDATE, columns(w[4] for w in now))
         batch.sent.append((update, now))
         writes = later
 

@@ -41,7 +41,7 @@ from psycopg import Connection, Cursor, sql
 
 from plera.aggregates.lead_inbox import thread_id_of
 from plera.envelope import Envelope
-from plera.projections.batch import CHUNK, BatchBuffer, reader, text_array
+from plera.projections.batch import CHUNK, BatchBuffer, columns, reader, text_array
 from plera.projections.paging import decode_cursor, encode_cursor
 from plera.projections.registry import Projection
 
@@ -291,7 +291,7 @@ def _insert_enrollments(cur: Cursor) -> None:
             " SELECT e, w, l, s, c::text[]"
             " FROM unnest(%b::uuid[], %b::uuid[], %b::text[]::uuid[], %b::text[]::uuid[], %b::text[])"
             " AS r(e, w, l, s, c) ON CONFLICT (enrollment_id) DO NOTHING",
-            [list(c) for c in zip(*rows.values(), strict=True)],
+            columns(rows.values()),
         )
 
 

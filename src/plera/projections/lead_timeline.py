@@ -24,7 +24,7 @@ from psycopg import Connection, Cursor
 from pydantic_core import to_json
 
 from plera.envelope import Envelope
-from plera.projections.batch import CHUNK, BatchBuffer, reader
+from plera.projections.batch import CHUNK, BatchBuffer, columns, reader
 from plera.projections.registry import Projection
 
 timeline = Projection(
@@ -70,9 +70,9 @@ def _flush(cur: Cursor) -> None:
     rows = _pending.take(cur)
     if not rows:
         return
-    columns = [list(c) for c in zip(*rows.values(), strict=True)]
+    lists = columns(rows.values())
     for ids in (4, 5):  # payloads name ids as text, envelopes as UUIDs: one list type each
-        columns[ids] = [None if v is None else str(v) for v in columns[ids]]
+        lists[ids] = [None if v is None else str(v) for v in lists[ids]]
     cur.execute(
         "INSERT INTO lead_timeline (event_id, workspace_id, aggregate_id, aggregate_version, lead_id, sequence_id,"
         " at, type, actor, summary, data)"
@@ -81,7 +81,7 @@ def _flush(cur: Cursor) -> None:
         " %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[]::jsonb[])"
         " ON CONFLICT (event_id) DO NOTHING",
         # Binary (%b): a text array quotes and escapes every element in Python, some 20 times slower.
-        columns,
+        lists,
     )
 
 

@@ -16,7 +16,7 @@ from uuid import UUID
 from psycopg import Connection, Cursor
 
 from plera.envelope import Envelope
-from plera.projections.batch import CHUNK, BatchBuffer
+from plera.projections.batch import CHUNK, BatchBuffer, columns
 from plera.projections.registry import Projection
 
 leads = Projection(
@@ -73,7 +73,7 @@ def _insert_imported(cur: Cursor) -> None:
             " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[],"
             " %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::int[])"
             " ON CONFLICT (id) DO NOTHING",
-            [list(c) for c in zip(*rows, strict=True)],
+            columns(rows),
         )
 
 
