@@ -47,10 +47,7 @@ class EventStore:
     def save(self, *aggregates: PleraAggregate, delivery: tuple[UUID, str] | None = None) -> None:
         """Records the aggregates' new events in one transaction; with `delivery` (workspace id, delivery
         id), also that webhook delivery, and IntegrityError when it was taken in already."""
-        if delivery is None:
-            self.app.save(*aggregates)
-        else:
-            self.app.save(*aggregates, delivery=delivery)
+        self.app.save(*aggregates, delivery=delivery)  # the recorder (recorder.py) takes `delivery`
 
     def get(self, aggregate_id: UUID, kind: type[A], workspace_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind, or another workspace's."""
