@@ -201,10 +201,10 @@ class StoredEnvelopes:
         self._names = transcoder.names if isinstance(transcoder, JSONTranscoder) else {}
 
     def __call__(self, stored: Stored) -> Envelope:
-        event_class = resolve_topic(stored.topic)
-        name, type_name, version, excluded = _class_facts(event_class)
         if not self._direct:
             return envelope_of(self._mapper.to_domain_event(stored))  # type: ignore[arg-type]
+        event_class = resolve_topic(stored.topic)
+        name, type_name, version, excluded = _class_facts(event_class)
         state = self._plain_values(pydantic_core.from_json(stored.state))
         if state.pop("class_version", 1) != version:
             return envelope_of(self._mapper.to_domain_event(stored))  # type: ignore[arg-type]
