@@ -167,7 +167,7 @@ def _decide(
     zone = policy.recipient_zone(timezone=tz, city=city, country=country, phone=phone, workspace_zone=rules.timezone)
     if not policy.is_open(rules, zone.zone, now):
         return policy.next_opening(rules, zone.zone, now)
-    day = policy.workspace_day(rules, now)
+    day = ctx.day_of(workspace_id, now)
     tomorrow = _next_day_opening(rules, zone.zone, now)
     invite = channel == "linkedin_invite"
     new_lead = step == 1
@@ -226,11 +226,6 @@ def _take(cur: Cursor[Any], claims: list[Claim], worker: str) -> None:
             for c in claims
         ],
     )
-
-
-def release(sv: Services, claim: Claim, *, refund: bool, not_before: datetime | None = None) -> None:
-    """Gives a claim back: the row is free again (from `not_before`), and unused capacity returns."""
-    release_all(sv, [(claim, refund, not_before)])
 
 
 def release_all(sv: Services, claims: list[tuple[Claim, bool, datetime | None]]) -> None:
