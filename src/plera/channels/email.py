@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from plera.channels.email_message import OutgoingEmail, as_html, build_message, wire_bytes
+from plera.channels.email_message import OutgoingEmail, as_html, build_message, needs_smtputf8, wire_bytes
 from plera.channels.errors import SendFailed  # re-exported: callers import it from here too
 
 __all__ = [
@@ -71,7 +71,7 @@ class SmtpConnections:
     async def send(self, account: SmtpAccount, email: OutgoingEmail) -> None:
         """Sends the message; raises SendFailed, classified, when it is refused or cannot go."""
         data = wire_bytes(account, email)
-        utf8 = not (account.from_address + email.to).isascii()
+        utf8 = needs_smtputf8(account, email)
         with _classified(account):
             kept = self._open.pop(account, None)
             if kept is not None and not kept.is_connected:

@@ -48,11 +48,16 @@ def build_message(account: SmtpAccount, email: OutgoingEmail) -> EmailMessage:
     return message
 
 
+def needs_smtputf8(account: SmtpAccount, email: OutgoingEmail) -> bool:
+    """Whether an envelope address is not ASCII: then the server must offer SMTPUTF8 (RFC 6531)."""
+    return not (account.from_address + email.to).isascii()
+
+
 def wire_bytes(account: SmtpAccount, email: OutgoingEmail) -> bytes:
     """The message as DATA carries it: CRLF line ends, seven-bit clean (so no server extension is needed)."""
+    if needs_smtputf8(account, email):
+        return build_message(account, email).as_bytes(policy=SMTPUTF8)
     headers = _headers(account, email)
-    if not (account.from_address + email.to).isascii():
-        return build_message(account, email).as_bytes(policy=SMTPUTF8)  # sent with SMTPUTF8
     if not all(_plain(value) for _, value in headers):
         return build_message(account, email).as_bytes(policy=SMTP.clone(cte_type="7bit"))
     text, markup = _body(email.text), _body(as_html(email.text))
