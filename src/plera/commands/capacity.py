@@ -98,12 +98,17 @@ def write(cur: Cursor[Any], counters: dict[Key, Counter], started: dict[Key, int
 def give_back(cur: Cursor[Any], refunds: list[Refund]) -> None:
     """Nothing went out: the day's count comes back, and so does the slot, unless a later claim has
     taken the next one since (the slot only moves forward)."""
-    senders = sorted((r for r in refunds if r.sender is not None), key=lambda r: r.sender or ())
+    # In key order, as counters are locked (the sender's key ends each row: sorting whole rows could
+    # compare a slot with None).
+    senders = sorted(
+        ((int(r.invite), r.slot_until, *r.sender) for r in refunds if r.sender is not None),
+        key=lambda p: p[2:],
+    )
     cur.executemany(
         "UPDATE plera_sender_days SET sent = greatest(sent - 1, 0), invites = greatest(invites - %s, 0),"
         " next_slot_at = CASE WHEN next_slot_at = %s THEN NULL ELSE next_slot_at END"
         " WHERE sender_id = %s AND day = %s",
-        [(int(r.invite), r.slot_until, *r.sender) for r in senders if r.sender is not None],
+        senders,
     )
     cur.executemany(
         "UPDATE plera_sequence_days SET started = greatest(started - 1, 0) WHERE sequence_id = %s AND day = %s",
