@@ -48,9 +48,8 @@ class Story:
         try:
             while True:
                 self._react()
-                if worker.wake():
-                    self.catch_up()
-                self._dispatch(worker)
+                worker.wake()
+                self._dispatch(worker)  # which catches up first, with what the wake changed
                 self._plan_reactions()
                 wake = self._next_wake()
                 if wake is None or wake > until:
