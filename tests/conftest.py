@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,13 +36,27 @@ def _server_url(tmp: Path) -> str:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh database for this test session, dropped at the end."""
-    server = _server_url(tmp_path_factory.mktemp("pg"))
+    with _new_database(_server_url(tmp_path_factory.mktemp("pg"))) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of its own for one test, with nothing in it yet, dropped at the end."""
+    with _new_database(_server_url(tmp_path_factory.mktemp("pg"))) as url:
+        yield url
+
+
+@contextmanager
+def _new_database(server: str) -> Iterator[str]:
     name = f"plera_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_db(server, name)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _with_db(server, name)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _with_db(url: str, name: str) -> str:

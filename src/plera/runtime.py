@@ -28,7 +28,8 @@ class Services:
         settings = settings or Settings()
         settings.check()
         db = Database.open(settings.database_url, settings.data_dir)
-        events = EventStore(db.eventsourcing_env(), db.pool)
+        with db.migrating():  # the library creates the event store's tables as it starts
+            events = EventStore(db.eventsourcing_env(), db.pool)
         key = load_key(settings.secret_key, settings.data_dir)
         vault = Vault(db.pool, key)
         if clock is None:

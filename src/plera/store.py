@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
+
+MIGRATOR_LOCK = 7340001  # one process at a time creates or changes tables
 
 # Tables of our own beside the event store. Read models live in schema `read` (projections/).
 _SCHEMA = """
@@ -96,9 +100,22 @@ class Database:
         psycopg.connect(resolved, connect_timeout=10).close()
         pool = ConnectionPool(resolved, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": False})
         with pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(7340001)")  # one migrator at a time
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATOR_LOCK,))
             conn.execute(_SCHEMA)
         return cls(url=resolved, pool=pool)
+
+    @contextmanager
+    def migrating(self) -> Iterator[None]:
+        """Holds the migrator lock while other connections (the event store library's own) create
+        tables: processes started together on a new database otherwise race to create the same types
+        and tables, and all but one fail ("duplicate key value violates unique constraint")."""
+        with self.pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATOR_LOCK,))
+            conn.commit()  # a session lock: no transaction held open meanwhile
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATOR_LOCK,))
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's settings for this database."""
