@@ -3,6 +3,11 @@ channel, in every sequence of the workspace they are in; `always` steps go on. W
 `company_stop`, the other leads at the same company domain (never a free-mail one) are stopped or
 paused in that sequence too. Manual outcomes stop the lead like a reply.
 
+A reply is recorded on the enrollment it answers even once that has completed (a reply to the last
+step counts on the dashboard), and once per enrollment: a later message from the person is the
+lead's MessageReceived (the inbox shows it) and stops nothing new. An outcome likewise stops the
+person once; repeating it records nothing, and changing it records only the new outcome.
+
 These work on a `Changes`, so a reply and everything it stops are recorded in one transaction.
 """
 
@@ -38,9 +43,8 @@ def person_replied(
     at = changes.sv.clock.now()
     everywhere = enrollments_of_person(changes, lead)
     answered = answered or last_messaged(everywhere, family_of(channel), sender_id)
-    touched = [e for e in everywhere if e.is_open or (answered is not None and e.id == answered.id)]
-    if answered is not None and all(e.id != answered.id for e in touched):  # a lead's enrollment found by its message
-        touched.append(answered)
+    others = [e for e in everywhere if e.is_open and (answered is None or e.id != answered.id)]
+    touched = [answered, *others] if answered else others
     versions = {e.id: e.version for e in touched}
     first = {
         e.sequence_id for e in touched if e.record_reply(channel=channel, message_ref=message_ref, at=at, actor=actor)

@@ -12,6 +12,7 @@ from plera.api import create_app
 from plera.commands.replies import record_outcome
 from plera.projections.dashboard import sequence_dashboard
 from plera.projections.inbox import thread, threads
+from plera.projections.run_overview import runs_overview
 from tests.integration.sending.test_inbound import EMAILS, deliver, person, reply_to
 from tests.integration.sending.test_linkedin_webhook import ANA, event, post_event
 
@@ -69,6 +70,9 @@ def test_a_reply_to_the_final_email_is_counted_against_it_and_shown_as_a_reply_o
     assert [s["replied"] for s in board["steps"]] == [0, 0, 0, 1]
     assert [s["reply_rate"] for s in board["steps"]] == [0.0, 0.0, 0.0, 1.0]
     assert (board["totals"]["replied"], board["totals"]["completed"]) == (1, 1)
+    with world.sv.db.pool.connection() as conn:
+        (run,) = runs_overview(conn, world.workspace_id)["items"]
+    assert run["totals"]["replied"] == 1
     (shown,) = replied_threads(world)
     assert (shown["lead_id"], shown["replied"], shown["last_classification"]) == (
         str(world.leads["Lena"]),
@@ -149,3 +153,5 @@ def test_a_manual_reply_on_a_completed_enrollment_counts_and_it_stays_completed(
     board = dashboard(world)
     assert [s["replied"] for s in board["steps"]] == [0, 0, 0, 1]
     assert (board["totals"]["replied"], board["totals"]["completed"]) == (1, 1)
+    (shown,) = replied_threads(world)  # no message of theirs: the thread of our steps shows the reply
+    assert (shown["lead_id"], shown["channel"], shown["message_count"]) == (str(world.leads["Uma"]), "email", 4)
