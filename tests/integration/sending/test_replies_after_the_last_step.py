@@ -13,7 +13,7 @@ from plera.commands.replies import record_outcome
 from plera.projections.dashboard import sequence_dashboard
 from plera.projections.inbox import thread, threads
 from plera.projections.run_overview import runs_overview
-from tests.integration.sending.test_inbound import EMAILS, deliver, person, reply_to
+from tests.integration.sending.test_inbound import EMAILS, _events_of, deliver, person, reply_to
 from tests.integration.sending.test_linkedin_webhook import ANA, event, post_event
 
 
@@ -41,16 +41,6 @@ def dashboard(world) -> dict:
 def replied_threads(world) -> list[dict]:
     with world.sv.db.pool.connection() as conn:
         return threads(conn, world.workspace_id, status="replied")["items"]
-
-
-def reply_detected(world, enrollment_id) -> int:
-    with world.sv.db.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM plera_events WHERE originator_id = %s AND topic LIKE %s",
-            (enrollment_id, "%ReplyDetected"),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def test_a_reply_to_the_final_email_is_counted_against_it_and_shown_as_a_reply_once(world, client):
@@ -85,7 +75,7 @@ def test_a_reply_to_the_final_email_is_counted_against_it_and_shown_as_a_reply_o
 
     assert later.json()["status"] == "applied"
     assert world.enrollment("Lena").version == lena.version  # no second ReplyDetected
-    assert reply_detected(world, lena.id) == 1
+    assert _events_of(world, lena.id, "ReplyDetected") == 1
     world.catch_up()
     assert dashboard(world) == board
     with world.sv.db.pool.connection() as conn:
