@@ -311,13 +311,58 @@ def test_a_reply_stops_the_enrollment_when_nothing_remains(at):
     assert not enrollment.is_open
 
 
-def test_a_later_reply_keeps_the_time_of_the_first(at):
+def test_a_later_reply_keeps_the_time_of_the_first_and_records_nothing(at):
     enrollment = enroll(at, "always", "always")
 
-    enrollment.record_reply(channel="email", message_ref=None, at=at, actor="webhook")
-    enrollment.record_reply(channel="email", message_ref=None, at=at + timedelta(hours=5), actor="webhook")
+    assert enrollment.record_reply(channel="email", message_ref=None, at=at, actor="webhook") is True
+    enrollment.collect_events()
+    assert (
+        enrollment.record_reply(channel="email", message_ref=None, at=at + timedelta(hours=5), actor="webhook") is False
+    )
 
     assert enrollment.replied_at == at
+    assert enrollment.collect_events() == []
+
+
+def test_a_reply_after_the_last_step_is_recorded_and_the_enrollment_stays_completed(at):
+    enrollment = enroll(at, "always", "no_reply")
+    send(enrollment, 1, at)
+    send(enrollment, 2, at)
+    assert enrollment.complete_if_done(at=at, actor="worker")
+    enrollment.collect_events()
+
+    enrollment.record_reply(channel="email", message_ref="<r@mail>", at=at, actor="webhook")
+
+    assert [type(e) for e in enrollment.collect_events()] == [LeadEnrollment.ReplyDetected]
+    assert (enrollment.status, enrollment.replied_at) == ("completed", at)
+
+
+def test_a_later_reply_still_skips_a_no_reply_step_an_older_history_left_waiting(at):
+    enrollment = enroll(at, "always", "no_reply")
+    send(enrollment, 1, at)
+    enrollment._record(LeadEnrollment.ReplyDetected, at=at, actor="webhook", channel="email", message_ref=None)
+    enrollment.collect_events()
+
+    enrollment.record_reply(channel="email", message_ref=None, at=at, actor="webhook")
+
+    kinds = [type(e) for e in enrollment.collect_events()]
+    assert kinds == [LeadEnrollment.StepSkipped, LeadEnrollment.EnrollmentStopped]
+
+
+def test_the_same_outcome_again_records_nothing_and_another_one_only_its_label(at):
+    enrollment = enroll(at, "always", "no_reply")
+    send(enrollment, 1, at)
+    enrollment.record_outcome(outcome="replied", at=at, actor="ops")
+    assert (enrollment.status, enrollment.stop_reason) == ("stopped", "replied")
+    enrollment.collect_events()
+
+    for _ in range(3):
+        enrollment.record_outcome(outcome="replied", at=at, actor="ops")
+    assert enrollment.collect_events() == []
+
+    enrollment.record_outcome(outcome="meeting_booked", at=at, actor="ops")
+    assert [type(e) for e in enrollment.collect_events()] == [LeadEnrollment.OutcomeRecorded]
+    assert (enrollment.outcome, enrollment.status, enrollment.stop_reason) == ("meeting_booked", "stopped", "replied")
 
 
 def test_a_reply_does_not_touch_a_step_already_handed_to_its_channel(at):

@@ -418,7 +418,10 @@ class LeadEnrollment(PleraAggregate):
             enrollment.outcome = self.outcome
 
     def record_outcome(self, *, outcome: str, at: datetime, actor: str) -> None:
-        """replied, meeting_booked and not_interested stop the lead like a reply, and count as one."""
+        """replied, meeting_booked and not_interested stop the lead like a reply, and count as one.
+
+        The same outcome again changes nothing. Another one corrects the label alone: the first
+        outcome (or reply) already recorded the reply and stopped the lead."""
         if outcome not in OUTCOMES:
             raise InvalidValue(f"outcome is one of {', '.join(OUTCOMES)}")
         if self.outcome == outcome:
@@ -440,17 +443,25 @@ class LeadEnrollment(PleraAggregate):
 
     def record_reply(
         self, *, channel: str, message_ref: str | None, at: datetime, actor: str, stop_reason: str = "replied"
-    ) -> None:
-        """Records a reply and at once skips every remaining no_reply step; `always` steps remain."""
-        self._record(self.ReplyDetected, at=at, actor=actor, channel=channel, message_ref=message_ref)
+    ) -> bool:
+        """Records the person's first reply and at once skips every remaining no_reply step; `always`
+        steps remain. A completed or stopped enrollment records it too (a reply to the last step
+        counts), with nothing to stop. A later reply adds no ReplyDetected: the first one is the one
+        credited, and what it stops is stopped (the lead's MessageReceived keeps the later message).
+        True when this was the first reply."""
+        first = self.replied_at is None
+        if first:
+            self._record(self.ReplyDetected, at=at, actor=actor, channel=channel, message_ref=message_ref)
         if not self.is_open:
-            return
+            return first
+        # Also after an earlier reply: an older history may have left a no_reply step waiting.
         for number, state in enumerate(self.steps, start=1):
             waiting = StepStatus(state["status"]) in (StepStatus.PENDING, StepStatus.SCHEDULED)
             if waiting and self.condition_of(number) is Condition.NO_REPLY:
                 self._record(self.StepSkipped, at=at, actor=actor, step=number, reason="replied")
         if self.is_open and self.next_step is None:
             self._record(self.EnrollmentStopped, at=at, actor=actor, reason=stop_reason)
+        return first
 
     class EnrollmentPaused(PleraAggregate.Event):
         reason: str

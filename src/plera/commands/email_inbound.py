@@ -5,7 +5,9 @@ the sender's address against the workspace's leads. Our own outbound copies are 
 Mail no lead matches is kept for the inbox as unmatched. The same Message-ID twice changes nothing.
 
 What it does, by classification (channels/inbound.py):
-- reply: the person's remaining no_reply steps stop in every sequence (commands/replies.py);
+- reply: the person's remaining no_reply steps stop in every sequence, and the enrollment it answers
+  (the one whose message it names, else the one last mailed) records it, completed or not
+  (commands/replies.py);
 - auto-reply: not a reply; the person's leads pause until the return date (else for the workspace's
   out_of_office_pause_days);
 - bounce: a hard one ends the step and the lead's email, and suppresses the address; a soft one
@@ -111,15 +113,25 @@ def _take_in(changes: Changes, workspace_id: UUID, mail: Mail) -> Taken:
     for lead_id in dict.fromkeys(lead_ids):
         lead = changes.get(lead_id, Lead, workspace_id)
         _keep_in_thread(changes, lead, mail, sender_id)
-        _apply(changes, lead, mail, enrollment)
+        _apply(changes, lead, mail, enrollment, sender_id)
     return Taken("applied", found.kind, lead_ids)
 
 
-def _apply(changes: Changes, lead: Lead, mail: Mail, enrollment: LeadEnrollment | None) -> None:
+def _apply(changes: Changes, lead: Lead, mail: Mail, enrollment: LeadEnrollment | None, sender_id: UUID | None) -> None:
     at = changes.sv.clock.now()
     found = mail.found
     if found.kind == "reply":
-        person_replied(changes, lead, channel="email", message_ref=mail.message_id, actor=ACTOR)
+        # The enrollment whose message it names is the one it answers, even once completed.
+        answered = enrollment if enrollment is not None and enrollment.lead_id == lead.id else None
+        person_replied(
+            changes,
+            lead,
+            channel="email",
+            message_ref=mail.message_id,
+            actor=ACTOR,
+            answered=answered,
+            sender_id=sender_id,
+        )
     elif found.kind == "auto_reply" and found.auto is not None:
         days = changes.get(lead.workspace_id, Workspace).out_of_office_pause_days
         until = found.auto.paused_until(at, days)

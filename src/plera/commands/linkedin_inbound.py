@@ -1,6 +1,7 @@
 """LinkedIn provider events (docs/linkedin-provider.md): an accepted invite releases the person's
 waiting LinkedIn messages; a received message is a reply, which stops every remaining no_reply step
-of that person, in every sequence of the workspace, at once.
+of that person, in every sequence of the workspace, at once, and counts on the enrollment it answers
+(completed or not).
 
 A delivery is taken in once: its event id is recorded with what it changed, and a repeat changes nothing.
 """
@@ -62,7 +63,12 @@ def _apply(changes: Changes, workspace_id: UUID, event: LinkedInEvent) -> int:
             at=at,
             actor=ACTOR,
         )
-        changed += len(person_replied(changes, lead, channel="linkedin", message_ref=event.message_id, actor=ACTOR))
+        # The enrollment it answers is the one whose LinkedIn step went out last from that account,
+        # also once completed: a message after the last LinkedIn step counts.
+        replied = person_replied(
+            changes, lead, channel="linkedin", message_ref=event.message_id, actor=ACTOR, sender_id=sender_id
+        )
+        changed += len(replied)
     return changed
 
 

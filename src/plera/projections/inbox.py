@@ -12,6 +12,8 @@ Tables, each a fold of its own aggregate's events:
 - inbox_enrollments: enrollment → lead, sequence and plan (from LeadEnrolled, a fact that never
   changes), since StepDispatching names neither the lead nor the step's channel.
 - inbox_marks: the last ThreadRead / ThreadUnread per thread, guarded by the lead's version.
+- inbox_manual_replies: the enrollments that recorded a reply by hand (a manual outcome: a call, a
+  reply seen elsewhere; ReplyDetected on the "manual" channel), each inserted once.
 - inbox_threads: derived. At the end of every batch, each thread the batch touched is recomputed
   from its messages and its mark, under a per-thread advisory lock taken in a fixed order, in a
   statement of its own (so it sees what another consumer committed while we waited). A thread row
@@ -22,7 +24,8 @@ Shown messages: every inbound one, manual answers, and steps that went out (sent
 bounced); a step still 'sending', 'failed' (to be sent again under the same id) or 'superseded' (sent
 again from another sender) is kept but not shown. A thread exists once it shows one.
 
-Derived flags: `replied` = the lead sent a reply (classification reply) in the thread; `ooo` =
+Derived flags: `replied` = the lead sent a reply (classification reply) in the thread, or one of the
+enrollments whose steps it shows recorded a reply by hand; `ooo` =
 their latest message is an auto-reply; `bounced` = one of our messages bounced hard, or a bounce
 came in; `unmatched` = mail of no lead. `unread` follows the latest, in the lead's own version
 order, of: an inbound message (unread), a manual answer (read: one answers what one read), a mark
@@ -69,6 +72,10 @@ inbox = Projection(
         "CREATE TABLE IF NOT EXISTS inbox_marks ("
         " thread_id uuid PRIMARY KEY, workspace_id uuid NOT NULL, lead_id uuid NOT NULL,"
         " unread boolean NOT NULL, version int NOT NULL)",
+        # A reply recorded by hand finds its enrollment's threads by the enrollment's messages.
+        "CREATE INDEX IF NOT EXISTS inbox_messages_enrollment_idx ON inbox_messages (enrollment_id)"
+        " WHERE enrollment_id IS NOT NULL",
+        "CREATE TABLE IF NOT EXISTS inbox_manual_replies (enrollment_id uuid PRIMARY KEY, workspace_id uuid NOT NULL)",
         "CREATE TABLE IF NOT EXISTS inbox_threads ("
         " id uuid PRIMARY KEY, workspace_id uuid NOT NULL, lead_id uuid, channel text NOT NULL, sender_id uuid,"
         " from_address text, sequence_id uuid, subject text, last_message_at timestamptz NOT NULL,"
@@ -94,6 +101,7 @@ inbox = Projection(
 # found at the batch's end: MessageSent names neither the lead nor the sender).
 _touched: BatchBuffer[set[UUID]] = BatchBuffer(set)
 _moved: BatchBuffer[set[str]] = BatchBuffer(set)
+_replied_by_hand: BatchBuffer[set[Any]] = BatchBuffer(set)  # enrollments; their threads are found at the end
 
 
 def family_of(channel: str) -> str:
@@ -376,16 +384,31 @@ def _bounced(cur: Cursor, e: Envelope) -> None:
     _moved_to(cur, e, "bounced" if e.payload.get("hard") else "soft_bounced", reason=e.payload.get("reason"))
 
 
+@inbox.handles("enrollment", "ReplyDetected")
+def _replied(cur: Cursor, e: Envelope) -> None:
+    """A reply recorded by hand has no message of its own: the enrollment's threads show it."""
+    if e.payload.get("channel") != "manual":  # an email or LinkedIn reply is its lead's MessageReceived
+        return
+    cur.execute(
+        "INSERT INTO inbox_manual_replies (enrollment_id, workspace_id) VALUES (%s, %s)"
+        " ON CONFLICT (enrollment_id) DO NOTHING",
+        (e.aggregate_id, e.workspace_id),
+    )
+    _replied_by_hand.of(cur).add(e.aggregate_id)
+
+
 # ---- the threads, recomputed at the batch's end
 
 _RECOMPUTE = r"""
 WITH m AS (
-  SELECT * FROM inbox_messages WHERE thread_id = ANY(%(ids)s::uuid[]) AND status <> ALL(%(hidden)s::text[])
+  SELECT i.*, EXISTS (SELECT 1 FROM inbox_manual_replies r WHERE r.enrollment_id = i.enrollment_id) AS by_hand
+  FROM inbox_messages i WHERE thread_id = ANY(%(ids)s::uuid[]) AND status <> ALL(%(hidden)s::text[])
 ), agg AS (
   SELECT thread_id, count(*) AS n, max(at) AS last_at,
     max(at) FILTER (WHERE direction = 'in') AS last_in_at,
     max(at) FILTER (WHERE direction = 'out') AS last_out_at,
-    coalesce(bool_or(direction = 'in' AND classification = 'reply' AND lead_id IS NOT NULL), false) AS replied,
+    coalesce(bool_or((direction = 'in' AND classification = 'reply' AND lead_id IS NOT NULL) OR by_hand), false)
+      AS replied,
     coalesce(bool_or(status = 'bounced' OR (direction = 'in' AND classification = 'bounce')), false) AS bounced,
     max(version) FILTER (WHERE direction = 'in' AND lead_id IS NOT NULL) AS in_v,
     max(version) FILTER (WHERE direction = 'out' AND enrollment_id IS NULL) AS manual_v
@@ -447,6 +470,13 @@ def _finish(cur: Cursor) -> None:
     if moved:
         found = reader(cur).execute(
             "SELECT DISTINCT thread_id FROM inbox_messages WHERE message_id = ANY(%s)", (sorted(moved),)
+        )
+        threads.update(r[0] for r in found.fetchall())
+    replied = _replied_by_hand.take(cur)
+    if replied:
+        found = reader(cur).execute(
+            "SELECT DISTINCT thread_id FROM inbox_messages WHERE enrollment_id = ANY(%s::uuid[])",
+            (sorted(map(str, replied)),),
         )
         threads.update(r[0] for r in found.fetchall())
     if not threads:

@@ -53,6 +53,9 @@ class OutcomeIn(BaseModel):
     "/{enrollment_id}/outcome",
     response_model=EnrollmentOut,
     summary="Record a reply by phone or one that was missed: stops the lead like a reply (every sequence), and counts",
+    description="Also on a completed or stopped enrollment, which records the reply (credited to the last step"
+    " sent) and keeps its status. Repeating the same outcome changes nothing; another outcome is recorded"
+    " alone, without stopping anything new.",
 )
 def post_outcome(sv: ServicesDep, caller: CallerDep, enrollment_id: EnrollmentId, body: OutcomeIn) -> dict[str, Any]:
     return record_outcome(sv, caller.workspace_id, enrollment_id, body.outcome, caller.actor).as_dict()
