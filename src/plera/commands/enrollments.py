@@ -14,7 +14,7 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sender_assignment import Candidate, assign
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
-from plera.commands.next_step import reachable_on, rules_of, schedule_next, zone_of
+from plera.commands.next_step import rules_of, schedule_next
 from plera.runtime import Services
 from plera.scheduling import policy
 
@@ -103,9 +103,7 @@ def _enroll(
     # Step 1 is eligible the moment the lead enters; the dispatcher waits for the window. Steps the lead
     # has no address for are skipped now, so its first step may be a later one.
     if rules is not None and isinstance(lead, Lead):
-        schedule_next(
-            enrollment, sequence, rules, zone_of(lead, rules).zone, reachable=reachable_on(lead), at=at, actor=actor
-        )
+        schedule_next(enrollment, sequence, rules, lead, at=at, actor=actor)
     return enrollment
 
 
@@ -148,9 +146,7 @@ def start_waiting(sv: Services, sequence: Sequence, actor: str) -> int:
         e
         for e in enrollments
         if isinstance(lead := leads.get(e.lead_id), Lead)
-        and schedule_next(
-            e, sequence, rules, zone_of(lead, rules).zone, reachable=reachable_on(lead), at=at, actor=actor
-        )
+        and schedule_next(e, sequence, rules, lead, at=at, actor=actor)
     ]
     if started:
         sv.events.save(*started)
@@ -176,10 +172,7 @@ def control_enrollment(
         enrollment.resume(at=at, actor=actor)
         sequence = sv.events.get(enrollment.sequence_id, Sequence)
         rules = rules_of(sv.events.get(enrollment.workspace_id, Workspace))
-        lead = sv.events.get(enrollment.lead_id, Lead)
-        schedule_next(
-            enrollment, sequence, rules, zone_of(lead, rules).zone, reachable=reachable_on(lead), at=at, actor=actor
-        )
+        schedule_next(enrollment, sequence, rules, sv.events.get(enrollment.lead_id, Lead), at=at, actor=actor)
     else:
         enrollment.stop(reason="manual", at=at, actor=actor)
     sv.events.save(enrollment)

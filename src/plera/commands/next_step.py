@@ -50,18 +50,16 @@ def reachable(*, email: str | None, linkedin_url: str | None) -> frozenset[str]:
 
 
 def schedule_next(
-    enrollment: LeadEnrollment,
-    sequence: Sequence,
-    rules: policy.SendingRules,
-    zone: str,
-    *,
-    reachable: frozenset[str],
-    at: datetime,
-    actor: str,
+    enrollment: LeadEnrollment, sequence: Sequence, rules: policy.SendingRules, lead: Lead, *, at: datetime, actor: str
 ) -> bool:
     """Schedules the lead's next step if it waits (skipping, right away, the steps it has no address
     for), completes the lead when none is left. False when it must wait (the sequence or the lead is
     paused, or the lead is closed)."""
     return enrollment.schedule_next(
-        rules=rules, zone=zone, reachable=reachable, sequence_running=sequence.is_running, at=at, actor=actor
+        rules=rules,
+        zone=zone_of(lead, rules).zone,
+        reachable=reachable_on(lead),
+        sequence_running=sequence.is_running,
+        at=at,
+        actor=actor,
     )

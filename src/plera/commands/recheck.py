@@ -41,7 +41,7 @@ class Where:
     sequence: Sequence
     rules: policy.SendingRules
     zone: str
-    reachable: frozenset[str]  # the lead's account channels with an address, for scheduling what follows
+    lead: Lead  # what the step after it is scheduled for
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Known:
         rules = self.rules.get(enrollment.workspace_id)
         if sequence is None or lead is None or rules is None:
             return None
-        return Where(claim, enrollment, sequence, rules, zone_of(lead, rules).zone, reachable_on(lead))
+        return Where(claim, enrollment, sequence, rules, zone_of(lead, rules).zone, lead)
 
 
 def recheck(sv: Services, known: Known, claim: Claim, now: datetime) -> Verdict:
