@@ -9,7 +9,15 @@ from itertools import pairwise
 from typing import Any
 
 from plera.aggregates.enrollment import LeadEnrollment, StepStatus
-from tests.integration.sending.helpers import BERLIN, add_email_sender, berlin, due_rows, send_email_from, sent_at
+from tests.integration.sending.helpers import (
+    BERLIN,
+    add_email_sender,
+    berlin,
+    due_rows,
+    send_email_from,
+    sent_at,
+    sent_per_day,
+)
 from tests.integration.sending.world import World
 
 ONE_EMAIL = [{"channel": "email", "delay_days": 0, "condition": "no_reply"}]
@@ -23,8 +31,7 @@ def _lead(n: int) -> dict[str, Any]:
 
 
 def _skips(world: World, name: str) -> list[LeadEnrollment.StepSkipped]:
-    enrollment_id = world.enrollment(name).id
-    return [e for e in world.sv.events.stored_events([enrollment_id], LeadEnrollment.StepSkipped)]
+    return list(world.sv.events.stored_events([world.enrollment(name).id], LeadEnrollment.StepSkipped))
 
 
 def test_with_a_limit_of_three_the_days_three_sends_go_to_the_leads_with_an_email_spread_as_if_alone(world):
@@ -55,6 +62,7 @@ def test_with_a_limit_of_three_the_days_three_sends_go_to_the_leads_with_an_emai
     gap = timedelta(hours=8) / 3  # the window shared by the daily limit, ±20% jitter, and a tick at most
     assert all(gap * 0.8 <= b - a <= gap * 1.2 + timedelta(minutes=5) for a, b in pairwise(times)), times
     assert all(t.astimezone(BERLIN).date() == MONDAY for t in times)
+    assert sent_per_day(world, dana) == {MONDAY: 3}  # the day's capacity went to real sends only
 
 
 def test_a_step_a_lead_cannot_be_reached_on_is_skipped_at_once_and_the_next_counts_from_that_day(world):
