@@ -7,7 +7,7 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 
 from plera.aggregates.base import PleraAggregate
-from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for
+from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for, missing_address
 from plera.aggregates.errors import (
     EnrollmentClosed,
     EnrollmentPausedError,
@@ -16,9 +16,11 @@ from plera.aggregates.errors import (
     SequenceNotActive,
     StepNotInState,
 )
+from plera.scheduling.policy import SendingRules
 
 SEQUENCE = uuid4()
 SENDER = uuid4()
+RULES = SendingRules(timezone="UTC")  # 09:00–17:00, Monday to Friday
 
 
 def plan(*conditions: str) -> list[dict[str, object]]:
@@ -271,6 +273,113 @@ def test_only_a_waiting_step_can_be_skipped(at):
     assert enrollment.next_step == 3
     with pytest.raises(StepNotInState):
         enrollment.skip(step=1, reason="again", at=at, actor="worker")
+
+
+# ---- scheduling the next step: a step the lead has no address for takes no place
+
+
+def schedule_next(enrollment: LeadEnrollment, at: datetime, reachable: set[str], running: bool = True) -> bool:
+    return enrollment.schedule_next(
+        rules=RULES, zone="UTC", reachable=frozenset(reachable), sequence_running=running, at=at, actor="worker"
+    )
+
+
+def skips(enrollment: LeadEnrollment) -> list[tuple[int, str, datetime]]:
+    return [
+        (e.step, e.reason, e.timestamp)
+        for e in enrollment.collect_events()
+        if isinstance(e, LeadEnrollment.StepSkipped)
+    ]
+
+
+def test_a_missing_address_is_the_reason_for_the_channel_it_lacks():
+    assert missing_address("email", {"linkedin"}) == "no email address"
+    assert missing_address("linkedin_invite", {"email"}) == "no LinkedIn URL"
+    assert missing_address("linkedin_message", {"email"}) == "no LinkedIn URL"
+    assert missing_address("email", {"email"}) is None
+    assert missing_address("linkedin_message", {"linkedin", "email"}) is None
+
+
+def test_a_lead_with_every_address_gets_its_first_step_eligible_at_once_and_later_ones_after_their_delay(at):
+    enrollment = enroll(at)  # LinkedIn invite, email two days later, LinkedIn message two days after that
+
+    assert schedule_next(enrollment, at, {"email", "linkedin"}) is True
+    assert enrollment.steps[0]["eligible_at"] == at
+    dispatch(enrollment, 1, at)
+    enrollment.record_sent(step=1, at=at, actor="worker")
+
+    assert schedule_next(enrollment, at, {"email", "linkedin"}) is True
+    assert enrollment.step_status(2) is StepStatus.SCHEDULED
+    assert enrollment.steps[1]["eligible_at"] == at + timedelta(days=2)  # Wednesday 09:00
+    assert skips(enrollment) == []
+
+
+def test_a_step_the_lead_has_no_address_for_is_skipped_when_it_comes_up_and_the_next_counts_from_that_skip(at):
+    enrollment = enroll(at)  # LinkedIn invite, email (+2 days), LinkedIn message (+2 days)
+    schedule_next(enrollment, at, {"linkedin"})
+    dispatch(enrollment, 1, at)
+    sent_at = at + timedelta(hours=1)  # Monday 10:00
+    enrollment.record_sent(step=1, at=sent_at, actor="worker")
+
+    assert schedule_next(enrollment, sent_at, {"linkedin"}) is True
+
+    assert skips(enrollment) == [(2, "no email address", sent_at)]  # at once: never scheduled, never queued
+    assert enrollment.step_status(3) is StepStatus.SCHEDULED
+    assert enrollment.steps[2]["eligible_at"] == at + timedelta(days=2)  # two days from Monday's skip, 09:00
+
+
+def test_a_first_step_the_lead_has_no_address_for_is_skipped_at_entry(at):
+    enrollment = enroll(at, "always", "no_reply")  # LinkedIn invite, then email two days later
+
+    assert schedule_next(enrollment, at, {"email"}) is True
+
+    assert skips(enrollment) == [(1, "no LinkedIn URL", at)]
+    assert enrollment.next_step == 2
+    assert enrollment.steps[1]["eligible_at"] == at + timedelta(days=2)
+
+
+def test_steps_in_a_row_without_an_address_are_all_skipped_and_the_next_counts_from_the_last_skip(at):
+    steps = [
+        {"channel": "email", "delay_days": 0, "condition": "always"},
+        {"channel": "email", "delay_days": 3, "condition": "no_reply"},
+        {"channel": "linkedin_invite", "delay_days": 2, "condition": "no_reply"},
+    ]
+    enrollment = LeadEnrollment.enroll(
+        sequence_id=SEQUENCE, lead_id=uuid4(), workspace_id=uuid4(), steps=steps, at=at, actor="ops"
+    )
+
+    assert schedule_next(enrollment, at, {"linkedin"}) is True
+
+    assert skips(enrollment) == [(1, "no email address", at), (2, "no email address", at)]
+    assert enrollment.steps[2]["eligible_at"] == at + timedelta(days=2)  # Wednesday, not three days later
+
+
+def test_a_lead_whose_last_step_it_cannot_be_reached_on_is_skipped_completes(at):
+    enrollment = enroll(at, "always", "no_reply", "no_reply", "no_reply")  # invite, email, message, email
+    schedule_next(enrollment, at, {"linkedin"})
+    dispatch(enrollment, 1, at)
+    enrollment.record_sent(step=1, at=at, actor="worker")
+    schedule_next(enrollment, at, {"linkedin"})
+    dispatch(enrollment, 3, at)
+    enrollment.record_sent(step=3, at=at, actor="worker")
+
+    assert schedule_next(enrollment, at, {"linkedin"}) is True
+
+    assert statuses(enrollment) == ["sent", "skipped", "sent", "skipped"]
+    assert enrollment.status == "completed"
+
+
+def test_nothing_is_skipped_for_a_missing_address_while_the_lead_or_the_sequence_waits(at):
+    enrollment = enroll(at)
+    assert schedule_next(enrollment, at, {"email"}, running=False) is False
+    enrollment.pause(reason="manual", at=at, actor="ops")
+    assert schedule_next(enrollment, at, {"email"}) is False
+    assert statuses(enrollment)[0] == "pending"
+    assert skips(enrollment) == []
+
+    enrollment.resume(at=at, actor="ops")
+    assert schedule_next(enrollment, at, {"email"}) is True
+    assert [s[:2] for s in skips(enrollment)] == [(1, "no LinkedIn URL")]
 
 
 # ---- replies

@@ -6,13 +6,14 @@ of decision is StepDispatching: rules here refuse it after a reply, a pause or a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
 from plera.aggregates.base import PleraAggregate
-from plera.aggregates.channels import Condition
+from plera.aggregates.channels import Channel, Condition
 from plera.aggregates.errors import (
     EnrollmentClosed,
     EnrollmentPausedError,
@@ -21,6 +22,7 @@ from plera.aggregates.errors import (
     SequenceNotActive,
     StepNotInState,
 )
+from plera.scheduling import policy
 
 
 class StepStatus(StrEnum):
@@ -38,6 +40,14 @@ DONE = frozenset(
     {StepStatus.SENT, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.OUTCOME_UNKNOWN, StepStatus.BOUNCED}
 )
 OUTCOMES = ("replied", "meeting_booked", "not_interested")
+MISSING_ADDRESS = {"email": "no email address", "linkedin": "no LinkedIn URL"}  # the skip's reason, by account channel
+
+
+def missing_address(channel: str, reachable: Collection[str]) -> str | None:
+    """Why a step on `channel` cannot reach a lead reachable on `reachable` (account channels: "email",
+    "linkedin"), or None when it can."""
+    family = Channel(channel).account_channel
+    return None if family in reachable else MISSING_ADDRESS[family]
 
 
 def message_id_for(enrollment_id: UUID, step: int, attempt: int) -> str:
@@ -186,13 +196,40 @@ class LeadEnrollment(PleraAggregate):
             raise StepNotInState(f"step {step} is {self.step_status(step)}, not pending")
         self._record(self.StepScheduled, at=at, actor=actor, step=step, eligible_at=eligible_at)
 
-    def start(self, *, sequence_running: bool, at: datetime, actor: str) -> bool:
-        """Schedules step 1, eligible at once, when the lead may start now. False when it may not yet."""
-        waiting = self.is_open and not self.paused and self.step_status(1) is StepStatus.PENDING
-        if not (waiting and sequence_running and self.next_step == 1):
+    def schedule_next(
+        self,
+        *,
+        rules: policy.SendingRules,
+        zone: str,
+        reachable: Collection[str],
+        sequence_running: bool,
+        at: datetime,
+        actor: str,
+    ) -> bool:
+        """Schedules the lead's next step if it waits, and completes the lead when none is left. False
+        when it must wait (the sequence or the lead is paused, or the lead is closed).
+
+        Step 1 is eligible at once; a later one at the window start `delay_days` after the previous step
+        went out or was skipped (`zone` is the recipient's). A step on a channel the lead has no address
+        on (`reachable`: "email", "linkedin") is skipped right here: it never waits in the queue nor
+        takes a place in a sender's day, and the step after it counts its delay from this skip.
+        """
+        if not self.is_open:
             return False
-        self.schedule(step=1, eligible_at=at, sequence_running=True, at=at, actor=actor)
-        return True
+        while (step := self.next_step) is not None:
+            if self.paused or not sequence_running or self.step_status(step) is not StepStatus.PENDING:
+                return False
+            missing = missing_address(self.channel_of(step), reachable)
+            if missing is None:
+                previous = self.last_done_at(step)
+                if step == 1 or previous is None:
+                    eligible = at
+                else:
+                    eligible = policy.later_step_eligible(rules, zone, previous, self.delay_of(step))
+                self.schedule(step=step, eligible_at=eligible, sequence_running=True, at=at, actor=actor)
+                return True
+            self.skip(step=step, reason=missing, at=at, actor=actor)
+        return self.complete_if_done(at=at, actor=actor)
 
     class StepDispatching(PleraAggregate.Event):
         step: int

@@ -9,7 +9,7 @@ from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.commands.changes import change
-from plera.commands.next_step import rules_of, schedule_next, zone_of
+from plera.commands.next_step import rules_of, schedule_next
 from plera.runtime import Services
 
 ACTOR = "worker"
@@ -32,7 +32,7 @@ def wake_returned(sv: Services, *, limit: int = 500, workspace_id: UUID | None =
                 return False
             sequence = sv.events.get(e.sequence_id, Sequence)
             rules = rules_of(sv.events.get(e.workspace_id, Workspace))
-            schedule_next(e, sequence, rules, zone_of(sv.events.get(e.lead_id, Lead), rules).zone, at=now, actor=ACTOR)
+            schedule_next(e, sequence, rules, sv.events.get(e.lead_id, Lead), at=now, actor=ACTOR)
             return True
 
         woken += change(sv, enrollment_id, back)

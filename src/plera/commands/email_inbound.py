@@ -33,7 +33,7 @@ from plera.aggregates.workspace import Workspace
 from plera.channels.inbound import Bounce, Classification, Inbound, classify, parse
 from plera.commands.changes import Changes
 from plera.commands.deliveries import once
-from plera.commands.next_step import rules_of, schedule_next, zone_of
+from plera.commands.next_step import rules_of, schedule_next
 from plera.commands.replies import open_enrollments_of_person, person_replied
 from plera.commands.send_outcomes import BACKOFF, MAX_ATTEMPTS  # a soft bounce is retried as a send is
 from plera.commands.suppressions import AddSuppression, suppress, unsubscribe_person
@@ -149,7 +149,6 @@ def _bounced(changes: Changes, lead: Lead, bounce: Bounce, enrollment: LeadEnrol
         original = bounce.original_message_id
         sequence = changes.get(enrollment.sequence_id, Sequence)
         rules = rules_of(changes.get(lead.workspace_id, Workspace))
-        zone = zone_of(lead, rules).zone
         reason = " ".join(p for p in (bounce.status, bounce.diagnostic) if p) or "bounced"
         e = enrollment
         number = next((n for n, s in enumerate(e.steps, start=1) if s["message_id"] == original), None)
@@ -159,7 +158,7 @@ def _bounced(changes: Changes, lead: Lead, bounce: Bounce, enrollment: LeadEnrol
         step = e.record_bounce(message_id=original, hard=hard, reason=reason, at=at, actor=ACTOR)
         if step is not None and hard:
             e.skip_channel(channel_family="email", reason=f"email bounced: {reason}", at=at, actor=ACTOR)
-            schedule_next(e, sequence, rules, zone, at=at, actor=ACTOR)
+            schedule_next(e, sequence, rules, lead, at=at, actor=ACTOR)
         elif step is not None and e.is_open and not e.paused and sequence.is_running and e.next_step == step:
             retry_at = at + BACKOFF[min(e.attempts_of(step), len(BACKOFF)) - 1]
             e.schedule(step=step, eligible_at=retry_at, sequence_running=True, at=at, actor=ACTOR)

@@ -14,23 +14,26 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sender_assignment import Candidate, assign
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
-from plera.commands.next_step import rules_of, schedule_next, zone_of
+from plera.commands.next_step import rules_of, schedule_next
 from plera.runtime import Services
+from plera.scheduling import policy
 
 BATCH = 1000
 
 
 def enroll_leads(sv: Services, sequence: Sequence, lead_ids: Iterable[UUID], actor: str) -> int:
-    """Enrolls the leads not yet in the sequence and schedules their step 1. Returns how many were new.
+    """Enrolls the leads not yet in the sequence and schedules their first step. Returns how many were new.
 
     Enrolling a lead twice is a no-op: the enrollment id is derived from (sequence, lead).
     """
     sequence.check_enrollable()
     ids = list(dict.fromkeys(lead_ids))
     candidates = sender_candidates(sv, sequence)
+    # A paused sequence schedules nothing now (start_waiting does, on resume): no rules needed then.
+    rules = rules_of(sv.events.get(sequence.workspace_id, Workspace)) if sequence.is_running else None
     enrolled = 0
     for start in range(0, len(ids), BATCH):
-        enrolled += _enroll_batch(sv, sequence, candidates, ids[start : start + BATCH], actor)
+        enrolled += _enroll_batch(sv, sequence, candidates, rules, ids[start : start + BATCH], actor)
     return enrolled
 
 
@@ -53,15 +56,21 @@ def senders_for(lead_id: UUID, candidates: dict[str, list[Candidate]]) -> dict[s
 
 
 def _enroll_batch(
-    sv: Services, sequence: Sequence, candidates: dict[str, list[Candidate]], lead_ids: list[UUID], actor: str
+    sv: Services,
+    sequence: Sequence,
+    candidates: dict[str, list[Candidate]],
+    rules: policy.SendingRules | None,
+    lead_ids: list[UUID],
+    actor: str,
 ) -> int:
     at = sv.clock.now()
     wanted = {LeadEnrollment.create_id(sequence.id, lead_id): lead_id for lead_id in lead_ids}
     known = sv.events.existing(wanted)
+    new = [lead_id for eid, lead_id in wanted.items() if eid not in known]
+    leads = sv.events.load_many(new) if rules is not None else {}  # what the first step needs: zone, addresses
     fresh = [
-        _enroll(sequence, lead_id, senders_for(lead_id, candidates), at, actor)
-        for eid, lead_id in wanted.items()
-        if eid not in known
+        _enroll(sequence, lead_id, senders_for(lead_id, candidates), rules, leads.get(lead_id), at, actor)
+        for lead_id in new
     ]
     if not fresh:
         return 0
@@ -73,7 +82,15 @@ def _enroll_batch(
         return sum(_save_alone(sv, e) for e in fresh)
 
 
-def _enroll(sequence: Sequence, lead_id: UUID, senders: dict[str, UUID], at: datetime, actor: str) -> LeadEnrollment:
+def _enroll(
+    sequence: Sequence,
+    lead_id: UUID,
+    senders: dict[str, UUID],
+    rules: policy.SendingRules | None,
+    lead: Lead | None,
+    at: datetime,
+    actor: str,
+) -> LeadEnrollment:
     enrollment = LeadEnrollment.enroll(
         sequence_id=sequence.id,
         lead_id=lead_id,
@@ -83,8 +100,10 @@ def _enroll(sequence: Sequence, lead_id: UUID, senders: dict[str, UUID], at: dat
         at=at,
         actor=actor,
     )
-    # Step 1 is eligible the moment the lead enters; the dispatcher waits for the window.
-    enrollment.start(sequence_running=sequence.is_running, at=at, actor=actor)
+    # Step 1 is eligible the moment the lead enters; the dispatcher waits for the window. Steps the lead
+    # has no address for are skipped now, so its first step may be a later one.
+    if rules is not None and isinstance(lead, Lead):
+        schedule_next(enrollment, sequence, rules, lead, at=at, actor=actor)
     return enrollment
 
 
@@ -127,7 +146,7 @@ def start_waiting(sv: Services, sequence: Sequence, actor: str) -> int:
         e
         for e in enrollments
         if isinstance(lead := leads.get(e.lead_id), Lead)
-        and schedule_next(e, sequence, rules, zone_of(lead, rules).zone, at=at, actor=actor)
+        and schedule_next(e, sequence, rules, lead, at=at, actor=actor)
     ]
     if started:
         sv.events.save(*started)
@@ -153,8 +172,7 @@ def control_enrollment(
         enrollment.resume(at=at, actor=actor)
         sequence = sv.events.get(enrollment.sequence_id, Sequence)
         rules = rules_of(sv.events.get(enrollment.workspace_id, Workspace))
-        zone = zone_of(sv.events.get(enrollment.lead_id, Lead), rules).zone
-        schedule_next(enrollment, sequence, rules, zone, at=at, actor=actor)
+        schedule_next(enrollment, sequence, rules, sv.events.get(enrollment.lead_id, Lead), at=at, actor=actor)
     else:
         enrollment.stop(reason="manual", at=at, actor=actor)
     sv.events.save(enrollment)

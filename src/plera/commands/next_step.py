@@ -1,14 +1,17 @@
 """After a step is done (sent, skipped, failed, unknown) or a lead may go on again: schedule what comes next.
 
-The timing is the policy's (scheduling/policy.py): a later step is eligible at the window start on
-the recipient's calendar day `delay_days` after the previous step went out or was skipped.
+The rule is the enrollment's (LeadEnrollment.schedule_next), given the facts it needs: the workspace's
+sending rules, the recipient's zone and the channels the lead has an address on. A later step is
+eligible at the window start on the recipient's calendar day `delay_days` after the previous step
+went out or was skipped; a step the lead has no address for is skipped when it comes up.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from plera.aggregates.enrollment import LeadEnrollment, StepStatus
+from plera.aggregates.channels import Channel
+from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
@@ -36,22 +39,27 @@ def zone_of(lead: Lead, rules: policy.SendingRules) -> policy.RecipientZone:
     )
 
 
+def reachable_on(lead: Lead) -> frozenset[str]:
+    """The account channels ("email", "linkedin") the lead has an address on."""
+    return reachable(email=lead.address_for(Channel.EMAIL), linkedin_url=lead.address_for(Channel.LINKEDIN_INVITE))
+
+
+def reachable(*, email: str | None, linkedin_url: str | None) -> frozenset[str]:
+    """The account channels a lead with these addresses (blank: none) can be reached on."""
+    return frozenset(family for family, address in (("email", email), ("linkedin", linkedin_url)) if address)
+
+
 def schedule_next(
-    enrollment: LeadEnrollment, sequence: Sequence, rules: policy.SendingRules, zone: str, *, at: datetime, actor: str
+    enrollment: LeadEnrollment, sequence: Sequence, rules: policy.SendingRules, lead: Lead, *, at: datetime, actor: str
 ) -> bool:
-    """Schedules the lead's next step if it waits, completes the lead when none is left. False when it
-    must wait (the sequence or the lead is paused, or the lead is closed)."""
-    if not enrollment.is_open:
-        return False
-    step = enrollment.next_step
-    if step is None:
-        return enrollment.complete_if_done(at=at, actor=actor)
-    if enrollment.paused or not sequence.is_running or enrollment.step_status(step) is not StepStatus.PENDING:
-        return False
-    previous = enrollment.last_done_at(step)
-    if step == 1 or previous is None:
-        eligible = at
-    else:
-        eligible = policy.later_step_eligible(rules, zone, previous, enrollment.delay_of(step))
-    enrollment.schedule(step=step, eligible_at=eligible, sequence_running=True, at=at, actor=actor)
-    return True
+    """Schedules the lead's next step if it waits (skipping, right away, the steps it has no address
+    for), completes the lead when none is left. False when it must wait (the sequence or the lead is
+    paused, or the lead is closed)."""
+    return enrollment.schedule_next(
+        rules=rules,
+        zone=zone_of(lead, rules).zone,
+        reachable=reachable_on(lead),
+        sequence_running=sequence.is_running,
+        at=at,
+        actor=actor,
+    )

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
-from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for
+from plera.aggregates.enrollment import LeadEnrollment, StepStatus, message_id_for, missing_address
 from plera.aggregates.lead import Lead
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.commands.claims import Claim
-from plera.commands.next_step import rules_of, zone_of
+from plera.commands.next_step import reachable_on, rules_of, zone_of
 from plera.commands.outbound import OutboundMessage, Unrenderable
 from plera.commands.suppressions import suppression_for
 from plera.runtime import Services
@@ -41,6 +41,7 @@ class Where:
     sequence: Sequence
     rules: policy.SendingRules
     zone: str
+    lead: Lead  # what the step after it is scheduled for
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Known:
         rules = self.rules.get(enrollment.workspace_id)
         if sequence is None or lead is None or rules is None:
             return None
-        return Where(claim, enrollment, sequence, rules, zone_of(lead, rules).zone)
+        return Where(claim, enrollment, sequence, rules, zone_of(lead, rules).zone, lead)
 
 
 def recheck(sv: Services, known: Known, claim: Claim, now: datetime) -> Verdict:
@@ -161,10 +162,8 @@ def _reason_to_skip(
     channel = enrollment.channel_of(step)
     if sender is None:
         return "no sender account for this channel"
-    if channel == "email" and not lead.details.get("email"):
-        return "no email address"
-    if channel != "email" and not lead.details.get("linkedin_url"):
-        return "no LinkedIn URL"
+    if (missing := missing_address(channel, reachable_on(lead))) is not None:  # scheduling skips these: a safety net
+        return missing
     suppressed = suppression_for(
         sv,
         lead.workspace_id,

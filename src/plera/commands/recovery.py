@@ -15,7 +15,7 @@ from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.commands.changes import change
 from plera.commands.claims import Claim, finish
-from plera.commands.next_step import rules_of, schedule_next, zone_of
+from plera.commands.next_step import rules_of, schedule_next
 from plera.runtime import Services
 
 ACTOR = "worker"
@@ -69,8 +69,7 @@ def _outcome_unknown(sv: Services, enrollment_id: UUID, step: int) -> None:
         enrollment.record_outcome_unknown(step=step, at=now, actor=ACTOR)
         sequence = sv.events.get(enrollment.sequence_id, Sequence)
         rules = rules_of(sv.events.get(enrollment.workspace_id, Workspace))
-        zone = zone_of(sv.events.get(enrollment.lead_id, Lead), rules).zone
-        schedule_next(enrollment, sequence, rules, zone, at=now, actor=ACTOR)
+        schedule_next(enrollment, sequence, rules, sv.events.get(enrollment.lead_id, Lead), at=now, actor=ACTOR)
         return True
 
     change(sv, enrollment_id, settled)

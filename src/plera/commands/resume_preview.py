@@ -3,6 +3,8 @@
 The plan follows the dispatcher's rules: each step from its eligible time, moved into the
 recipient's window, one sender's sends `min_gap` apart, its daily limit counted in the workspace's
 day (starting from what it has already sent today), the rest rolled over in eligible-time order.
+Only real sends are listed: a step the lead has no address for is skipped, not sent, and takes no
+slot (scheduling skips those before they are queued; a row queued before that rule is left out here).
 Planned times leave out the jitter (±20%) and other sequences' use of the same senders.
 """
 
@@ -12,10 +14,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from plera.aggregates.enrollment import missing_address
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
-from plera.commands.next_step import rules_of
+from plera.commands.next_step import reachable, rules_of
 from plera.projections.due_queue import queued_steps
 from plera.runtime import Services
 from plera.scheduling import policy
@@ -26,14 +29,15 @@ def resume_preview(sv: Services, workspace_id: UUID, sequence_id: UUID) -> list[
     rules = rules_of(sv.events.get(workspace_id, Workspace))
     now = sv.clock.now()
     with sv.db.pool.connection() as conn:
-        rows = [r for r in queued_steps(conn, workspace_id, sequence_id=sequence.id) if not r["paused"]]
+        queued = [r for r in queued_steps(conn, workspace_id, sequence_id=sequence.id) if not r["paused"]]
         leads = {
             r[0]: r[1:]
             for r in conn.execute(
-                "SELECT id, timezone, city, country, phone FROM read.leads WHERE id = ANY(%s)",
-                ([r["lead_id"] for r in rows],),
+                "SELECT id, timezone, city, country, phone, email, linkedin_url FROM read.leads WHERE id = ANY(%s)",
+                ([r["lead_id"] for r in queued],),
             ).fetchall()
         }
+        rows = [r for r in queued if _is_a_send(r, leads.get(r["lead_id"]))]
         used = {
             (r[0], r[1]): (r[2], r[3])
             for r in conn.execute(
@@ -50,7 +54,7 @@ def resume_preview(sv: Services, workspace_id: UUID, sequence_id: UUID) -> list[
     counts: dict[tuple[UUID, date], int] = {}
     plan = []
     for row in sorted(rows, key=lambda r: (r["eligible_at"], r["enrollment_id"], r["step"])):
-        tz, city, country, phone = leads.get(row["lead_id"], (None, None, None, None))
+        tz, city, country, phone, *_ = leads.get(row["lead_id"], (None,) * 6)
         zone = policy.recipient_zone(
             timezone=tz, city=city, country=country, phone=phone, workspace_zone=rules.timezone
         ).zone
@@ -69,6 +73,14 @@ def resume_preview(sv: Services, workspace_id: UUID, sequence_id: UUID) -> list[
         )
     plan.sort(key=lambda p: p["send_at"])
     return plan
+
+
+def _is_a_send(row: dict[str, Any], lead: tuple[Any, ...] | None) -> bool:
+    """False for a step the lead has no address for (a lead the read model does not know yet is kept)."""
+    if lead is None:
+        return True
+    *_, email, linkedin_url = lead
+    return missing_address(row["channel"], reachable(email=email, linkedin_url=linkedin_url)) is None
 
 
 def _slot(

@@ -55,7 +55,7 @@ def skipped(sv: Services, where: Where, reason: str) -> Record:
         now = sv.clock.now()
         if still_waiting(e, step):
             e.skip(step=step, reason=reason, at=now, actor=ACTOR)
-            schedule_next(e, where.sequence, where.rules, where.zone, at=now, actor=ACTOR)
+            schedule_next(e, where.sequence, where.rules, where.lead, at=now, actor=ACTOR)
 
     return Record(where.claim, where.enrollment, skip, "skipped", refund=True)
 
@@ -78,7 +78,7 @@ def outcome_of(
 
         def sent(e: LeadEnrollment) -> None:
             e.record_sent(step=step, at=at, actor=ACTOR)
-            schedule_next(e, sequence, where.rules, where.zone, at=at, actor=ACTOR)
+            schedule_next(e, sequence, where.rules, where.lead, at=at, actor=ACTOR)
 
         return record("sent", False, sent)
     if failure.fault == "sender" or isinstance(failure, NotAttempted):
@@ -108,7 +108,7 @@ def outcome_of(
     def failed(e: LeadEnrollment) -> None:
         e.record_failed(step=step, retryable=False, reason=reason, at=at, actor=ACTOR)
         e.skip_channel(channel_family=family, reason=f"{family} unreachable: {reason}", at=at, actor=ACTOR)
-        schedule_next(e, sequence, where.rules, where.zone, at=at, actor=ACTOR)
+        schedule_next(e, sequence, where.rules, where.lead, at=at, actor=ACTOR)
 
     return record("failed", False, failed)
 
