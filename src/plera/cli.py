@@ -26,7 +26,7 @@ workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 clock_app = typer.Typer(help="The simulated clock (PLERA_CLOCK=simulated).", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(clock_app, name="clock")
-projections_app = typer.Typer(help="Read models: rebuild and verify.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models: rebuild, verify and retry.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 console = Console()
 errors = Console(stderr=True)
@@ -268,6 +268,27 @@ def projections_verify() -> None:
             console.print(escape(line), soft_wrap=True)
         raise typer.Exit(1)
     console.print("The read models match a rebuild from the event log.")
+
+
+@projections_app.command("retry")
+def projections_retry(
+    name: Annotated[str | None, typer.Argument(help="One projection; all when omitted.")] = None,
+) -> None:
+    """Applies the events read models kept aside (dead letters) again, after a fix (exit 1 while some still fail)."""
+    from plera.projections.all import ALL, by_name
+    from plera.projections.retry import retry
+
+    try:
+        chosen = [by_name(name)] if name else ALL
+    except KeyError as e:
+        fail(str(e.args[0]))
+    with services() as sv:
+        done = retry(sv, chosen)
+    console.print(f"Applied {done.applied} dead letter(s); {len(done.failing)} still fail.")
+    for line in done.failing:
+        console.print(escape(line), soft_wrap=True)
+    if done.failing:
+        raise typer.Exit(1)
 
 
 def _simulated(sv: Services) -> SimulatedClock:
