@@ -260,6 +260,7 @@ def verify(
                 # A rebuild skips the events the live side skipped, so the rows alone can agree:
                 # events kept aside are a difference from the log all the same.
                 differences += faults(conn, schema).sentences()
+                differences += [f"the rebuild: {line}" for line in faults(conn, scratch).sentences()]
         finally:
             _drop_schema(conn, scratch)
     return differences

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,3 +173,43 @@ def test_the_read_models_go_on_after_a_poison_event_and_retry_finds_the_events_i
     with sv.db.pool.connection() as conn:
         found = conn.execute("SELECT title FROM read.leads WHERE id = %s", (world.leads["Bea"],)).fetchone()
     assert found == ("VP",)
+
+
+def test_a_feed_that_cannot_apply_anything_makes_the_service_unready_until_it_recovers(own):
+    sv, clock = own
+    feed = InProcessFeed(sv, ALL)
+    with sv.db.pool.connection() as conn:  # a real fault: the position cannot be written at all
+        conn.execute(
+            "CREATE FUNCTION read.refuse_positions() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'positions are refused' USING ERRCODE = 'check_violation'; END $$;"
+            " CREATE TRIGGER refuse_positions BEFORE INSERT OR UPDATE ON read.positions"
+            " FOR EACH ROW EXECUTE FUNCTION read.refuse_positions()"
+        )
+    make_world(sv, clock, ["Ann"])
+    thread, stop = feed.start()
+    try:
+        with TestClient(create_app(sv)) as client:
+            failing = wait_for(lambda: client.get("/readyz"), lambda r: r.status_code == 503)
+            check = failing.json()["checks"]["projections"]
+            assert [f["consumer"] for f in check["failing_feeds"]] == ["embedded"]
+            assert "positions are refused" in check["failing_feeds"][0]["error"]
+            assert metric(client.get("/metrics").text, "plera_feed_failing", consumer="embedded") == 1
+
+            with sv.db.pool.connection() as conn:
+                conn.execute("DROP TRIGGER refuse_positions ON read.positions; DROP FUNCTION read.refuse_positions()")
+            wait_for(lambda: client.get("/readyz"), lambda r: r.status_code == 200)
+            assert metric(client.get("/metrics").text, "plera_feed_failing", consumer="embedded") == 0
+        assert feed.position() == sv.events.app.recorder.max_notification_id()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def wait_for(probe, done, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if done(found) or time.monotonic() > deadline:
+            assert done(found), found.text
+            return found
+        time.sleep(0.2)
