@@ -175,25 +175,25 @@ def _isolating(
             return
         except TRANSIENT:
             raise
-        except Exception as e:
+        except Exception:
             if len(part) == 1:
-                single(part[0], e)
+                single(part[0])
                 return
         half = len(part) // 2
         split(part[:half])
         split(part[half:])
 
-    def single(envelope: Envelope, failure: Exception) -> None:
-        failed = []
+    def single(envelope: Envelope) -> None:
+        failed: list[tuple[Projection, str]] = []
         for projection in projections:
             try:
                 attempt([envelope], [projection])
             except TRANSIENT:
                 raise
             except Exception as e:
-                failed.append((projection, e))
-        for projection, e in failed:
-            letters.append(DeadLetter(projection.name, envelope, dead_letters.error_text(e)))
+                failed.append((projection, dead_letters.error_text(e)))
+        for projection, error in failed:
+            letters.append(DeadLetter(projection.name, envelope, error))
             held[(projection.name, envelope.aggregate_id)] = envelope.event_id
 
     split(envelopes)
