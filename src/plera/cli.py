@@ -229,6 +229,17 @@ def consume() -> None:
             feed.close()
 
 
+def _projections_named(name: str | None) -> list[Any]:
+    """The projection called `name`, or all of them; an unknown name ends the command (exit 2)."""
+    from plera.projections.all import ALL, by_name
+
+    try:
+        return [by_name(name)] if name else ALL
+    except KeyError as e:
+        fail(str(e.args[0]))
+        raise  # not reached: fail exits
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[str | None, typer.Argument(help="One projection; all when omitted.")] = None,
@@ -236,13 +247,9 @@ def projections_rebuild(
     """Rebuilds read models from the whole event log, then swaps them in."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from plera.projections.all import ALL, by_name
     from plera.projections.maintenance import rebuild
 
-    try:
-        chosen = [by_name(name)] if name else ALL
-    except KeyError as e:
-        fail(str(e.args[0]))
+    chosen = _projections_named(name)
     with services() as sv:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
@@ -275,13 +282,9 @@ def projections_retry(
     name: Annotated[str | None, typer.Argument(help="One projection; all when omitted.")] = None,
 ) -> None:
     """Applies the events read models kept aside (dead letters) again, after a fix (exit 1 while some still fail)."""
-    from plera.projections.all import ALL, by_name
     from plera.projections.retry import retry
 
-    try:
-        chosen = [by_name(name)] if name else ALL
-    except KeyError as e:
-        fail(str(e.args[0]))
+    chosen = _projections_named(name)
     with services() as sv:
         done = retry(sv, chosen)
     console.print(f"Applied {done.applied} dead letter(s); {len(done.failing)} still fail.")
