@@ -81,10 +81,11 @@ class Readiness(BaseModel):
 
 _READYZ = """\
 Ready when the database answers and, with `PLERA_KAFKA_BOOTSTRAP` set, the broker does too (its answer
-is cached for 2 seconds), and the read models are whole: no event waits in a read model's dead letters
-(`plera projections retry` applies them after a fix) and no feed is failing. Lag is reported but never makes the service unready: above the threshold
-(10,000 events) the answer is still 200, with `status` "degraded", the lag check "degraded" and a
-warning. When not ready, the 503 problem carries the same `checks`.
+is cached for 2 seconds), and the read models are whole: no event waits in a read model's dead
+letters (`plera projections retry` applies them after a fix) and no feed is failing. Lag is reported
+but never makes the service unready: above the threshold (10,000 events) the answer is still 200,
+with `status` "degraded", the lag check "degraded" and a warning. When not ready, the 503 problem
+carries the same `checks`.
 """
 
 
