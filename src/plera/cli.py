@@ -26,7 +26,7 @@ workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 clock_app = typer.Typer(help="The simulated clock (PLERA_CLOCK=simulated).", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(clock_app, name="clock")
-projections_app = typer.Typer(help="Read models: rebuild and verify.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models: rebuild, verify and retry.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 console = Console()
 errors = Console(stderr=True)
@@ -229,6 +229,17 @@ def consume() -> None:
             feed.close()
 
 
+def _projections_named(name: str | None) -> list[Any]:
+    """The projection called `name`, or all of them; an unknown name ends the command (exit 2)."""
+    from plera.projections.all import ALL, by_name
+
+    try:
+        return [by_name(name)] if name else ALL
+    except KeyError as e:
+        fail(str(e.args[0]))
+        raise  # not reached: fail exits
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[str | None, typer.Argument(help="One projection; all when omitted.")] = None,
@@ -236,13 +247,9 @@ def projections_rebuild(
     """Rebuilds read models from the whole event log, then swaps them in."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from plera.projections.all import ALL, by_name
     from plera.projections.maintenance import rebuild
 
-    try:
-        chosen = [by_name(name)] if name else ALL
-    except KeyError as e:
-        fail(str(e.args[0]))
+    chosen = _projections_named(name)
     with services() as sv:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
@@ -268,6 +275,23 @@ def projections_verify() -> None:
             console.print(escape(line), soft_wrap=True)
         raise typer.Exit(1)
     console.print("The read models match a rebuild from the event log.")
+
+
+@projections_app.command("retry")
+def projections_retry(
+    name: Annotated[str | None, typer.Argument(help="One projection; all when omitted.")] = None,
+) -> None:
+    """Applies the events read models kept aside (dead letters) again, after a fix (exit 1 while some still fail)."""
+    from plera.projections.retry import retry
+
+    chosen = _projections_named(name)
+    with services() as sv:
+        done = retry(sv, chosen)
+    console.print(f"Applied {done.applied} dead letter(s); {len(done.failing)} still fail.")
+    for line in done.failing:
+        console.print(escape(line), soft_wrap=True)
+    if done.failing:
+        raise typer.Exit(1)
 
 
 def _simulated(sv: Services) -> SimulatedClock:

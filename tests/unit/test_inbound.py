@@ -632,3 +632,13 @@ def test_parse_never_raises_on_damaged_copies_of_the_corpus(data: st.DataObject)
 @given(raw=st.binary(max_size=2000))
 def test_parse_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
     classify(parse(raw), now=NOW)
+
+
+# --- text a read model cannot hold -----------------------------------------------------------------
+
+
+def test_a_nul_byte_or_control_character_in_a_mail_never_reaches_what_it_says() -> None:
+    raw = b"From: a@x.example\r\nSubject: hi\x00\x07there\r\nMessage-ID: <n\x00@x>\r\n\r\nhello\x00world\x1b\r\n"
+    found = parse(raw)
+    assert (found.subject, found.text, found.message_id) == ("hithere", "helloworld", "<n@x>")
+    assert found.full_text.strip() == "helloworld"

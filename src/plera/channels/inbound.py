@@ -38,7 +38,7 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from email.header import decode_header, make_header
@@ -58,6 +58,7 @@ from plera.channels.dsn import (
     own_parts,
     returned_message_id,
 )
+from plera.text import clean_line, clean_text
 
 __all__ = ["AutoReply", "Bounce", "Classification", "Inbound", "RecipientStatus", "classify", "parse"]
 
@@ -136,9 +137,42 @@ class Classification:
 
 def parse(raw: bytes) -> Inbound:
     try:
-        return _parse(bytes(raw))
+        return _fit(_parse(bytes(raw)))
     except Exception:  # the parts below are guarded; this is the last net for the unforeseen
         return Inbound(size=len(raw))
+
+
+def _fit(inbound: Inbound) -> Inbound:
+    """Everything the message says, made fit to keep (plera.text): anyone can write a NUL byte or a
+    lone surrogate into a mail, and what becomes an event is copied by every read model."""
+
+    def line(value: str | None) -> str | None:
+        return clean_line(value) if value is not None else None
+
+    return replace(
+        inbound,
+        message_id=line(inbound.message_id),
+        in_reply_to=line(inbound.in_reply_to),
+        references=[clean_line(r) for r in inbound.references],
+        from_address=line(inbound.from_address),
+        from_name=line(inbound.from_name),
+        to_addresses=[clean_line(a) for a in inbound.to_addresses],
+        subject=clean_line(inbound.subject),
+        text=clean_text(inbound.text),
+        headers={name: clean_line(value) for name, value in inbound.headers.items()},
+        full_text=clean_text(inbound.full_text),
+        delivery_status=[
+            replace(
+                s,
+                recipient=clean_line(s.recipient),
+                action=line(s.action),
+                status=line(s.status),
+                diagnostic=line(s.diagnostic),
+            )
+            for s in inbound.delivery_status
+        ],
+        returned_message_id=line(inbound.returned_message_id),
+    )
 
 
 def classify(inbound: Inbound, *, now: datetime) -> Classification:

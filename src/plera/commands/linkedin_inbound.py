@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plera.aggregates.lead import Lead, normalise_linkedin_url
 from plera.commands.changes import Changes
 from plera.commands.deliveries import once
 from plera.commands.replies import open_enrollments_of_person, person_replied
 from plera.runtime import Services
+from plera.text import clean_line, clean_text
 
 ACTOR = "webhook"
 
@@ -31,6 +32,17 @@ class LinkedInEvent(BaseModel):
     profile_url: str = Field(min_length=1, max_length=500)
     text: str | None = Field(default=None, max_length=20_000)
     message_id: str | None = Field(default=None, max_length=200)
+
+    # The provider relays what anyone wrote: made fit to keep before it becomes an event (plera.text).
+    @field_validator("event_id", "account_id", "profile_url", "message_id")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return clean_line(value) if value is not None else None
+
+    @field_validator("text")
+    @classmethod
+    def _fit_text(cls, value: str | None) -> str | None:
+        return clean_text(value) if value is not None else None
 
 
 def take_in(sv: Services, workspace_id: UUID, event: LinkedInEvent) -> int:

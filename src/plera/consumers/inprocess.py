@@ -5,6 +5,7 @@ LISTEN/NOTIFY wakes the feed; the notification id is its position, stored with t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import psycopg
 
 from plera.envelope import StoredEnvelopes
+from plera.projections.dead_letters import feed_failed, feed_recovered
 from plera.projections.registry import Projection
 from plera.projections.runner import apply_batch, ensure_schema, read_positions
 from plera.runtime import Services
@@ -66,6 +68,7 @@ class InProcessFeed:
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
         """Feeds until stopped, woken by NOTIFY; errors are logged and retried with back-off."""
         backoff = idle_wait
+        failing = True  # until a pass succeeds: a failure an earlier process noted is cleared then
         while not stop.is_set():
             try:
                 with psycopg.connect(self._sv.db.url, autocommit=True) as listener:
@@ -73,10 +76,19 @@ class InProcessFeed:
                     backoff = idle_wait
                     while not stop.is_set():
                         self.catch_up()
+                        if failing:
+                            with self._sv.db.pool.connection() as conn:
+                                feed_recovered(conn, CONSUMER, self._schema)
+                            failing = False
                         for _ in listener.notifies(timeout=idle_wait, stop_after=1):
                             pass
-            except psycopg.Error:
+            except Exception as e:
+                # A single event's failure is a dead letter (projections/runner.py); this is the
+                # feed itself failing (the database, or an event that cannot be read), noted for /readyz.
                 log.exception("in-process feed failed; retrying in %.1fs", backoff)
+                with contextlib.suppress(Exception), self._sv.db.pool.connection(timeout=5) as conn:
+                    feed_failed(conn, CONSUMER, e, self._schema)
+                failing = True
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 

@@ -7,16 +7,17 @@ so a crash, a redelivery or a rebalance neither loses an event nor counts one tw
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
 
-import psycopg
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from plera.consumers.relay import TOPICS
 from plera.envelope import Envelope
+from plera.projections.dead_letters import feed_failed, feed_recovered
 from plera.projections.registry import Projection
 from plera.projections.runner import apply_batch, ensure_schema, read_positions
 from plera.runtime import Services
@@ -140,13 +141,25 @@ class KafkaFeed:
         return group_caught_up(self._sv, self._probe, self._consumer_name, self._schema)
 
     def run(self, stop: threading.Event) -> None:
+        failing = True  # until a pass succeeds: a failure an earlier process noted is cleared then
         while not stop.is_set():
             try:
                 self.poll_once(timeout_ms=200)
-            except (KafkaError, psycopg.Error) as e:
-                # A broker outage, or a database one (or a deadlock with another member during a
-                # rebalance): the batch was rolled back and will come again.
+                if failing:
+                    with self._sv.db.pool.connection() as conn:
+                        feed_recovered(conn, self._consumer_name, self._schema)
+                    failing = False
+            except KafkaError as e:
+                log.warning("consumer: %s; retrying", e)  # the broker's state shows in /readyz already
+                stop.wait(0.5)
+            except Exception as e:
+                # A database outage (or a deadlock with another member during a rebalance), or a
+                # record that cannot be read: the batch was rolled back and will come again. A single
+                # event's failure is a dead letter instead (projections/runner.py).
                 log.warning("consumer: %s; retrying", e)
+                with contextlib.suppress(Exception), self._sv.db.pool.connection(timeout=5) as conn:
+                    feed_failed(conn, self._consumer_name, e, self._schema)
+                failing = True
                 stop.wait(0.5)
 
     def close(self) -> None:

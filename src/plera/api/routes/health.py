@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
@@ -13,6 +14,7 @@ from plera.api.deps import MonitorDep, ServicesDep
 from plera.api.problems import problem, responses
 from plera.consumers import lag
 from plera.consumers.lag import PipelineMonitor, Progress, measure
+from plera.projections.dead_letters import Faults, faults
 from plera.runtime import Services
 
 router = APIRouter(tags=["health"])
@@ -46,10 +48,29 @@ class LagCheck(BaseModel):
     threshold: int = Field(description="lag, in events, above which readiness is degraded")
 
 
+class FeedFailure(BaseModel):
+    consumer: str
+    since: datetime
+    attempts: int
+    error: str
+
+
+class ProjectionsCheck(BaseModel):
+    status: Literal["ok", "failing", "unknown"] = Field(
+        description="failing: a read model skipped events (dead letters) or a feed cannot go on"
+    )
+    detail: str | None = None
+    dead_letters: dict[str, int] = Field(
+        default_factory=dict, description="events each read model could not take, by projection"
+    )
+    failing_feeds: list[FeedFailure] = Field(default_factory=list)
+
+
 class Checks(BaseModel):
     database: Check
     broker: Check = Field(description="skipped in embedded mode (PLERA_KAFKA_BOOTSTRAP unset)")
     lag: LagCheck
+    projections: ProjectionsCheck
 
 
 class Readiness(BaseModel):
@@ -60,9 +81,11 @@ class Readiness(BaseModel):
 
 _READYZ = """\
 Ready when the database answers and, with `PLERA_KAFKA_BOOTSTRAP` set, the broker does too (its answer
-is cached for 2 seconds). Lag is reported but never makes the service unready: above the threshold
-(10,000 events) the answer is still 200, with `status` "degraded", the lag check "degraded" and a
-warning. When not ready, the 503 problem carries the same `checks`.
+is cached for 2 seconds), and the read models are whole: no event waits in a read model's dead
+letters (`plera projections retry` applies them after a fix) and no feed is failing. Lag is reported
+but never makes the service unready: above the threshold (10,000 events) the answer is still 200,
+with `status` "degraded", the lag check "degraded" and a warning. When not ready, the 503 problem
+carries the same `checks`.
 """
 
 
@@ -74,7 +97,7 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="The database, the broker and the read models' lag",
+    summary="The database, the broker, the read models' lag and faults",
     description=_READYZ,
     responses=responses(503),
 )
@@ -104,18 +127,41 @@ def _checks(sv: Services, monitor: PipelineMonitor) -> dict[str, Any]:
     progress: Progress | None = None
     lag_detail: str | None = None
     database_check: dict[str, Any]
+    projections_check: dict[str, Any] = {"status": "unknown", "detail": "the database does not answer"}
     try:
         with sv.db.pool.connection(timeout=_READY_TIMEOUT) as conn:
             conn.execute("SELECT 1")
             database_check = {"status": "ok", "detail": None}
             try:
                 progress = measure(conn, broker)
+                projections_check = _projections(faults(conn))
             except psycopg.Error as e:
                 lag_detail = f"the positions could not be read ({type(e).__name__})"
+                projections_check = {"status": "unknown", "detail": lag_detail}
     except Exception as e:
         database_check = {"status": "failing", "detail": f"the database does not answer ({type(e).__name__})"}
         lag_detail = "the database does not answer"
-    return {"database": database_check, "broker": broker_check, "lag": _lag(progress, lag_detail)}
+    return {
+        "database": database_check,
+        "broker": broker_check,
+        "lag": _lag(progress, lag_detail),
+        "projections": projections_check,
+    }
+
+
+def _projections(found: Faults) -> dict[str, Any]:
+    letters: dict[str, int] = {}
+    for (_, projection), count in found.dead_letters.items():
+        letters[projection] = letters.get(projection, 0) + count
+    return {
+        "status": "failing" if found.any else "ok",
+        "detail": "; ".join(found.sentences()) or None,
+        "dead_letters": letters,
+        "failing_feeds": [
+            {"consumer": consumer, "since": since.isoformat(), "attempts": attempts, "error": error}
+            for consumer, (since, attempts, error) in sorted(found.failing_feeds.items())
+        ],
+    }
 
 
 def _lag(progress: Progress | None, detail: str | None) -> dict[str, Any]:

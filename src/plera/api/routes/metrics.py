@@ -18,6 +18,7 @@ from starlette.responses import Response
 from plera.api.deps import MonitorDep, ServicesDep
 from plera.api.problems import responses
 from plera.consumers.lag import PipelineMonitor, measure
+from plera.projections.dead_letters import faults
 from plera.runtime import Services
 
 router = APIRouter(tags=["health"])
@@ -34,7 +35,10 @@ Prometheus text format (OpenMetrics when the scraper asks for it):
   position; `kafka`, the sum over partitions of end offset minus stored position (absent while the broker does not answer);
 - `plera_broker_up`: 1 when the broker answered (Kafka mode only; cached 2 s);
 - `plera_projection_events_processed_total{consumer}`: events applied to the read models, from the
-  positions stored with them (a rebuild resets it).
+  positions stored with them (a rebuild resets it);
+- `plera_projection_dead_letters{consumer,projection}`: events a read model could not take, kept
+  aside until `plera projections retry` applies them (a series per pair that has any);
+- `plera_feed_failing{consumer}`: 1 while a feed cannot apply its batches at all, else 0.
 """
 
 
@@ -47,6 +51,7 @@ class PipelineCollector(Collector):
         broker = self._monitor.broker_state()  # before taking a connection: it may wait on the broker
         with self._sv.db.pool.connection(timeout=_TIMEOUT) as conn:
             progress = measure(conn, broker)
+            found = faults(conn)
         yield GaugeMetricFamily("plera_event_store_head", "The event store's last notification id.", progress.head)
         yield GaugeMetricFamily(
             "plera_relay_position", "The last notification id published to Kafka.", progress.relay_position
@@ -71,11 +76,25 @@ class PipelineCollector(Collector):
         for consumer, count in progress.processed.items():
             processed.add_metric([consumer], count)
         yield processed
+        letters = GaugeMetricFamily(
+            "plera_projection_dead_letters",
+            "Events a read model could not take and keeps aside, by consumer and projection.",
+            labels=["consumer", "projection"],
+        )
+        for (consumer, projection), count in sorted(found.dead_letters.items()):
+            letters.add_metric([consumer, projection], count)
+        yield letters
+        failing = GaugeMetricFamily(
+            "plera_feed_failing", "1 while a feed cannot apply its batches, by consumer.", labels=["consumer"]
+        )
+        for consumer in sorted({*progress.processed, *found.failing_feeds}):
+            failing.add_metric([consumer], int(consumer in found.failing_feeds))
+        yield failing
 
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics: relay position, consumer lag, events processed",
+    summary="Prometheus metrics: relay position, consumer lag, events processed, dead letters",
     description=_DESCRIPTION,
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **responses(503)},
