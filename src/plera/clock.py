@@ -74,11 +74,14 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 def parse_duration(text: str) -> timedelta:
-    """Reads durations like 3d, 4h, 90m or 30s."""
+    """Reads durations like 3d, 4h, 90m or 30s: the CLI's `plera clock advance` and the API's `{"by"}`."""
     match = _DURATION.match(text.strip())
     if match is None:
         raise ValueError(f"not a duration: {text!r} (use a number and d, h, m or s, like 3d or 90m)")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ValueError(f"the duration {text!r} is too large") from None
 
 
 def parse_instant(text: str) -> datetime:
