@@ -23,7 +23,9 @@ from plera.settings import Settings
 
 app = typer.Typer(help="Plera Sequences: event-sourced outreach sequences.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
-clock_app = typer.Typer(help="The simulated clock (PLERA_CLOCK=simulated).", no_args_is_help=True)
+clock_app = typer.Typer(
+    help="The simulated clock (a database whose `plera up` runs with PLERA_CLOCK=simulated).", no_args_is_help=True
+)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(clock_app, name="clock")
 projections_app = typer.Typer(help="Read models: rebuild and verify.", no_args_is_help=True)
@@ -43,10 +45,17 @@ def _settings_error(e: ValidationError) -> str:
 
 
 @contextmanager
-def services() -> Iterator[Services]:
-    """Services for one command; bad settings and domain errors become a message, not a traceback."""
+def services(*, keeps_clock_mode: bool = False) -> Iterator[Services]:
+    """Services for one command; bad settings and domain errors become a message, not a traceback.
+
+    `keeps_clock_mode` for the service (`plera up`): its PLERA_CLOCK is kept in the database for the others.
+    """
     try:
-        sv = Services.open(Settings())
+        settings = Settings()
+        if settings.database_url is None and "data_dir" not in settings.model_fields_set:
+            # Said, because a shell without PLERA_DATA_DIR may not be on the database the service uses.
+            errors.print(f"using data folder {escape(str(settings.data_dir))}", soft_wrap=True, highlight=False)
+        sv = Services.open(settings, keeps_clock_mode=keeps_clock_mode)
     except ValidationError as e:
         fail(f"bad settings: {_settings_error(e)}")
     except psycopg.Error as e:
@@ -84,13 +93,17 @@ def up(
     # services close and the embedded PostgreSQL's exit hook stops it. Python's default would kill the
     # process at once (uvicorn re-raises the signal) and leave the embedded server running.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with services() as sv:
+    with services(keeps_clock_mode=True) as sv:
         key = ensure_default_workspace(sv, console)
         pipeline = _pipeline(sv)
         pipeline.start()
         worker = Worker(sv)
         worker.start()
         console.print(f"Plera is serving on [bold]http://{host}:{port}[/] (API docs at /docs)")
+        if isinstance(sv.clock, SimulatedClock):
+            console.print(
+                f"The clock is simulated, at {sv.clock.now().isoformat()}: move it with `plera clock advance`"
+            )
         console.print(
             f"Workspace 'default' API key: [bold]{key}[/]" if key else "Workspace 'default' exists.", soft_wrap=True
         )
@@ -142,7 +155,9 @@ def demo() -> None:
 @app.command()
 def history(
     lead_id: str,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO 8601 instant; default: every event, whatever the clock.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Replays a lead's outreach history from the event store."""
@@ -272,7 +287,7 @@ def projections_verify() -> None:
 
 def _simulated(sv: Services) -> SimulatedClock:
     if not isinstance(sv.clock, SimulatedClock):
-        fail("the clock is not simulated: set PLERA_CLOCK=simulated")
+        fail("the clock is not simulated: start `plera up` with PLERA_CLOCK=simulated, or set it for this command")
     assert isinstance(sv.clock, SimulatedClock)
     return sv.clock
 
