@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ projections_app = typer.Typer(help="Read models: rebuild and verify.", no_args_i
 app.add_typer(projections_app, name="projections")
 console = Console()
 errors = Console(stderr=True)
+FILE_WIDTH = 160  # columns of the demo's output when it goes to a file: its widest table fits
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -143,11 +145,13 @@ def demo() -> None:
     """Runs a scripted scenario on the embedded defaults and prints what happened."""
     from plera.demo import run_demo
 
+    # Into a file or a pipe rich would fit the tables to 80 columns, wrapping every cell: give them room.
+    out = console if console.is_terminal or "COLUMNS" in os.environ else Console(width=FILE_WIDTH)
     with services() as sv:
         pipeline = _pipeline(sv)
         pipeline.start()
         try:
-            run_demo(sv, console, pipeline.catch_up)
+            run_demo(sv, out, pipeline.catch_up)
         finally:
             pipeline.stop()
 
