@@ -140,7 +140,7 @@ def print_lead_history(console: Console, story: Story, lead: Lead, history: dict
     """One lead's history, as `plera history` replays it from the event store, in words."""
     with story.sv.db.pool.connection() as conn:
         rows = conn.execute("SELECT id::text, name FROM read.catalog WHERE workspace_id = %s", (story.workspace_id,))
-        names = dict(rows.fetchall())
+        names: dict[str, str] = dict(rows.fetchall())
     words = LeadStory(story.zones[lead.id], sender_names=names, sequence_names=names)
     table = Table(title=f"{lead.name}'s history, replayed from the event store (their time)")
     for column in ("when", "what"):
