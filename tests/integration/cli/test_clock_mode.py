@@ -68,6 +68,8 @@ def test_a_fresh_shell_follows_the_simulated_service_and_its_history_shows_every
         # A process asking for the other clock would stamp its events on it: refused, with what to do.
         assert_clean_failure(shell("clock", "advance", "1d", PLERA_CLOCK="system"), "simulated clock", "unset")
         assert shell("clock", "advance", "1h").stdout.strip() == "2031-01-07T09:00:00+00:00"
+        production = {"PLERA_ENV": "production", "PLERA_PUBLIC_URL": "https://plera.example", "PLERA_SECRET_KEY": "k"}
+        assert_clean_failure(shell("history", lead_id, **production), "simulated clock is refused in production")
         api.close()
     finally:
         shell.stop_all()
