@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from plera.clock import Clock, SimulatedClock, SystemClock
+from plera.clock import CLOCK_MODE_KEY, Clock, SimulatedClock, SystemClock, choose_clock_mode
 from plera.eventstore import EventStore
 from plera.projections.all import ALL
 from plera.projections.maintenance import ensure_read_models
@@ -24,10 +24,20 @@ class Services:
     signing_key: bytes  # HMAC key of links we hand out (unsubscribe tokens), derived from the vault's key
 
     @classmethod
-    def open(cls, settings: Settings | None = None, clock: Clock | None = None) -> Services:
+    def open(
+        cls, settings: Settings | None = None, clock: Clock | None = None, *, keeps_clock_mode: bool = False
+    ) -> Services:
+        """`keeps_clock_mode`: this process is the service (`plera up`), whose PLERA_CLOCK the database keeps
+        for every process started without one."""
         settings = settings or Settings()
         settings.check()
         db = Database.open(settings.database_url, settings.data_dir)
+        if clock is None:  # a clock given (tests, benchmarks) is the clock, whatever the settings say
+            try:
+                settings = _with_clock_mode(settings, db, keeps_clock_mode)
+            except ValueError:
+                db.close()
+                raise
         with db.migrating():  # the library creates the event store's tables as it starts
             events = EventStore(db.eventsourcing_env(), db.pool)
         key = load_key(settings.secret_key, settings.data_dir)
@@ -43,3 +53,13 @@ class Services:
     def close(self) -> None:
         self.events.close()
         self.db.close()
+
+
+def _with_clock_mode(settings: Settings, db: Database, keeper: bool) -> Settings:
+    """The settings with the clock this process runs on: its PLERA_CLOCK or the one the database keeps."""
+    mode = choose_clock_mode(settings.clock, db.meta(CLOCK_MODE_KEY), keeper=keeper)
+    if keeper and settings.clock is not None:
+        db.set_meta(CLOCK_MODE_KEY, mode)
+    chosen = settings.model_copy(update={"clock": mode})
+    chosen.check()  # production refuses a simulated clock kept by the database too
+    return chosen

@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     kafka_group: str = "plera-projections"
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
-    clock: Literal["system", "simulated"] = "system"
+    # Unset: the clock the database keeps (see plera.clock.choose_clock_mode), else the system clock.
+    clock: Literal["system", "simulated"] | None = None
     env: Literal["dev", "production"] = "dev"
     openai_base_url: str | None = None
     openai_api_key: str | None = None
@@ -29,7 +30,7 @@ class Settings(BaseSettings):
         """Refuses combinations that are unsafe outside development."""
         if self.env == "production":
             if self.clock == "simulated":
-                raise ValueError("PLERA_CLOCK=simulated is refused in production mode")
+                raise ValueError("the simulated clock is refused in production mode (PLERA_CLOCK=simulated)")
             if not self.public_url.startswith("https://"):
                 raise ValueError("PLERA_PUBLIC_URL must be https in production mode")
             if not self.secret_key:

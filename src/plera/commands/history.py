@@ -17,24 +17,27 @@ def lead_history(
 ) -> dict[str, Any]:
     """Every event of the lead and its enrollments up to `as_of`, in time order, and the enrollments then.
 
-    With no workspace (the operator's CLI) the lead is found in any workspace.
+    Without `as_of`, every event: not "up to now", since events are stamped by the clock of the processes
+    that recorded them (a simulated one may be days ahead of this process's); the answer's `as_of` is
+    then the last event's time. With no workspace (the operator's CLI) the lead is found in any workspace.
     """
     lead = sv.events.get(lead_id, Lead, workspace_id)
-    as_of = as_of or sv.clock.now()
     groups = sv.events.load_many(lead.source_group_ids).values()
     sequence_ids = {s for g in groups for s in g.sequence_ids}
     enrollment_ids = sorted(sv.events.existing(LeadEnrollment.create_id(s, lead_id) for s in sequence_ids))
-    events = [e for e in sv.events.stored_events([lead_id, *enrollment_ids]) if e.timestamp <= as_of]
+    events = [e for e in sv.events.stored_events([lead_id, *enrollment_ids]) if as_of is None or e.timestamp <= as_of]
     # Stable on commit order: events of one instant (a clock that stands still) keep their causal order.
     events.sort(key=lambda e: e.timestamp)
     state: dict[UUID, Any] = {}
     for event in events:
         if event.originator_id != lead_id:
             state[event.originator_id] = event.mutate(state.get(event.originator_id))
+    views = [event_view(e) for e in events]
+    last = views[-1]["at"] if views else None
     return {
         "lead_id": str(lead_id),
-        "as_of": as_of.isoformat(),
-        "events": [event_view(e) for e in events],
+        "as_of": as_of.isoformat() if as_of is not None else last,
+        "events": views,
         "state": [e.as_dict() for e in state.values()],
     }
 

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from rich.console import Console
 
+from plera.aggregates.lead import Lead
 from plera.aggregates.sequence import Sequence
 from plera.commands.lead_import import parse_csv
 from plera.commands.messaging import ChooseSenders, approve_message, choose_senders, draft_messages, previews, readiness
@@ -46,7 +47,7 @@ class Launched:
     api_key: str
     webhook_secret: str
     sequence: Sequence
-    lead_ids: list[UUID]
+    leads: dict[UUID, Lead]
     enrolled: int
 
 
@@ -75,6 +76,8 @@ def build_and_launch(
     run = create_run(sv, workspace_id, CreateRun(name="Q1 outbound"), ACTOR)
     group = create_source_group(sv, workspace_id, run.id, CreateSourceGroup(name="Sample leads"), ACTOR)
     imported = import_leads(sv, workspace_id, group.id, parse_csv(sample_leads()), ACTOR)
+    leads: dict[UUID, Lead] = sv.events.load_many(imported.lead_ids)
+    report_setup.print_import(console, imported.as_dict())
     a_minute_later()
     mark_enriched(sv, workspace_id, group.id, ACTOR)
     profile = create_strategy_profile(
@@ -139,7 +142,8 @@ def build_and_launch(
     # The Messaging Lab: offline drafts, a look at what the first lead would get, approval, launch.
     draft_messages(sv, workspace_id, sequence.id, ACTOR)
     choose_senders(sv, workspace_id, sequence.id, ChooseSenders(email=[email.id], linkedin=[linkedin.id]), ACTOR)
-    report_setup.print_previews(console, previews(sv, workspace_id, sequence.id, lead_id=None, limit=1))
+    shown = previews(sv, workspace_id, sequence.id, lead_id=None, limit=1)
+    report_setup.print_previews(console, leads[UUID(str(shown[0]["lead_id"]))], shown)
     a_minute_later()
     for step in range(1, len(SEED_STEPS) + 1):
         approve_message(sv, workspace_id, sequence.id, step, ACTOR, lead_id=None)
@@ -147,15 +151,13 @@ def build_and_launch(
     a_minute_later()
     sequence, enrolled = launch_sequence(sv, workspace_id, sequence.id, ACTOR)
     catch_up()
-
-    report_setup.print_import(console, imported.as_dict())
     report_setup.print_sequence(console, sequence.as_dict(), enrolled)
-    report_setup.print_enrollments(console, sv, sequence)
+    report_setup.print_leads(console, sv, sequence, leads)
     return Launched(
         workspace_id=workspace_id,
         api_key=ws.api_key,
         webhook_secret=ws.webhook_secret,
         sequence=sequence,
-        lead_ids=list(imported.lead_ids),
+        leads=leads,
         enrolled=enrolled,
     )

@@ -13,6 +13,7 @@ from rich.table import Table
 from plera.demo.reactions import WHAT, back_on
 from plera.demo.story import Story
 from plera.demo.week import local
+from plera.demo.words import channel
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,11 @@ def sent_steps(story: Story) -> list[Sent]:
 
 
 def print_sent(console: Console, story: Story) -> None:
-    table = Table(title=f"What went out, in each recipient's local time ({story.wakes} clock moves)")
+    table = Table(title="What went out, in each recipient's local time")
     for column in ("lead", "step", "channel", "sent (recipient's time)", "sender"):
         table.add_column(column)
     for row in sent_steps(story):
-        table.add_row(row.lead, str(row.step), row.channel, local(row.at, row.zone), row.sender)
+        table.add_row(row.lead, str(row.step), channel(row.channel), local(row.at, row.zone), row.sender)
     console.print(table)
 
 

@@ -10,9 +10,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from plera.aggregates.lead import Lead
 from plera.commands.suppressions import list_suppressions
 from plera.demo.story import Story
 from plera.demo.week import local
+from plera.demo.words import LeadStory, channel
 from plera.projections.inbox import threads
 from plera.projections.lead_timeline import lead_timeline
 
@@ -41,14 +43,14 @@ def not_sent(story: Story) -> list[dict[str, Any]]:
             (story.workspace_id, story.sequence_id),
         ).fetchall()
     found = []
-    for lead_id, step, channel, status, reason, lead_status, stop_reason, at in rows:
+    for lead_id, step, step_channel, status, reason, lead_status, stop_reason, at in rows:
         waiting = status in ("pending", "scheduled")
         found.append(
             {
                 "lead": story.leads[lead_id].name,
                 "zone": story.zones[lead_id],
                 "step": step,
-                "channel": channel,
+                "channel": step_channel,
                 "status": "not sent" if waiting else status,
                 "why": f"lead {lead_status}: {stop_reason}" if waiting and stop_reason else reason or "",
                 "at": at,
@@ -58,12 +60,12 @@ def not_sent(story: Story) -> list[dict[str, Any]]:
 
 
 def print_not_sent(console: Console, story: Story) -> None:
-    table = Table(title="Steps that did not go out, and why (enrollment read model)")
+    table = Table(title="Steps that did not go out, and why")
     for column in ("lead", "step", "channel", "status", "when (their time)", "why"):
         table.add_column(column)
     for row in not_sent(story):
         at = local(row["at"], row["zone"]) if row["at"] else ""
-        table.add_row(row["lead"], str(row["step"]), row["channel"], row["status"], at, row["why"])
+        table.add_row(row["lead"], str(row["step"]), channel(row["channel"]), row["status"], at, row["why"])
     console.print(table)
 
 
@@ -72,15 +74,16 @@ def print_course_changes(console: Console, story: Story) -> None:
     rows: list[tuple[datetime, str, str, str, str]] = []
     with story.sv.db.pool.connection() as conn:
         for lead in story.leads.values():
+            words = LeadStory(story.zones[lead.id], {}, {})
             for event in lead_timeline(conn, story.workspace_id, lead.id):
                 if event["type"] in COURSE:
                     at = datetime.fromisoformat(event["at"])
-                    rows.append((at, lead.name, story.zones[lead.id], event["summary"], event["actor"]))
-    table = Table(title="How the leads' courses changed (lead timeline)")
+                    rows.append((at, lead.name, story.zones[lead.id], words.what(event) or "", event["actor"]))
+    table = Table(title="How the leads' courses changed")
     for column in ("lead", "when (their time)", "what", "by"):
         table.add_column(column)
-    for at, name, zone, summary, actor in sorted(rows):
-        table.add_row(name, local(at, zone), summary, actor)
+    for at, name, zone, what, actor in sorted(rows):
+        table.add_row(name, local(at, zone), what, actor)
     console.print(table)
 
 
@@ -103,7 +106,7 @@ def print_inbox(console: Console, story: Story) -> None:
         text = " ".join((t["last_preview"] or "").split())
         table.add_row(
             t["lead_name"] or t["from_address"] or "",
-            t["channel"],
+            channel(t["channel"]),
             "unread" if t["unread"] else "read",
             ", ".join(f for f in FLAGS if t[f]),
             at,
@@ -131,3 +134,17 @@ def print_totals(console: Console, story: Story, emails: int, invitations: list[
         f" Leads: {', '.join(f'{n} {status}' for status, n in sorted(statuses.items()))}.",
         soft_wrap=True,
     )
+
+
+def print_lead_history(console: Console, story: Story, lead: Lead, history: dict[str, Any]) -> None:
+    """One lead's history, as `plera history` replays it from the event store, in words."""
+    with story.sv.db.pool.connection() as conn:
+        rows = conn.execute("SELECT id::text, name FROM read.catalog WHERE workspace_id = %s", (story.workspace_id,))
+        names: dict[str, str] = dict(rows.fetchall())
+    words = LeadStory(story.zones[lead.id], sender_names=names, sequence_names=names)
+    table = Table(title=f"{lead.name}'s history, replayed from the event store (their time)")
+    for column in ("when", "what"):
+        table.add_column(column)
+    for when, what in words.lines(history["events"]):
+        table.add_row(when, what)
+    console.print(table)

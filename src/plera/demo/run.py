@@ -9,7 +9,6 @@ from uuid import UUID
 
 from rich.console import Console
 
-from plera.aggregates.lead import Lead
 from plera.channels.linkedin_sandbox import SandboxServer
 from plera.commands.history import lead_history
 from plera.commands.inbox import mark_thread
@@ -17,11 +16,12 @@ from plera.demo import report_days, report_outcomes
 from plera.demo.api_server import ApiServer
 from plera.demo.first_morning import ACTOR, Sinks, build_and_launch
 from plera.demo.reactions import OtherSide
-from plera.demo.report_setup import print_history
 from plera.demo.story import Story
 from plera.demo.week import SIMULATED_DAYS, WORKSPACE_ZONE, demo_services, local
 from plera.demo_sinks import SmtpSink
 from plera.runtime import Services
+
+TOLD = "Marco Rossi"  # whose history ends the demo: invited, emailed, replied, stopped
 
 
 def run_demo(sv: Services, console: Console, catch_up: Callable[[], Any]) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def run_demo(sv: Services, console: Console, catch_up: Callable[[], Any]) -> dic
             sinks = Sinks(smtp.host, smtp.port, sandbox.base_url)
             launched = build_and_launch(sv, clock, console, catch_up, sinks)
             workspace_id = launched.workspace_id
-            leads: dict[UUID, Lead] = sv.events.load_many(launched.lead_ids)
+            leads = launched.leads
             other_side = OtherSide(api.base_url, workspace_id, launched.webhook_secret, smtp, sandbox)
             story = Story(sv, clock, catch_up, workspace_id, launched.sequence.id, leads, other_side)
             console.print(
@@ -63,15 +63,21 @@ def run_demo(sv: Services, console: Console, catch_up: Callable[[], Any]) -> dic
             report_outcomes.print_inbox(console, story)
             report_outcomes.print_suppressions(console, story)
             report_outcomes.print_totals(console, story, len(smtp.received), sandbox.sandbox.state()["invitations"])
+            told = next(lead for lead in leads.values() if lead.name == TOLD)
+            report_outcomes.print_lead_history(console, story, told, lead_history(sv, workspace_id, told.id))
     finally:
         api.stop()
-    first = launched.lead_ids[0]
-    print_history(console, lead_history(sv, workspace_id, first))
-    console.print(f"\nWorkspace key (for the API): [bold]{launched.api_key}[/]", soft_wrap=True)
+    console.print(
+        f"\nThe demo's API at {api.base_url} stopped with the demo. To look around the workspace 'Demo',"
+        " run `plera up` with the same settings (it serves http://127.0.0.1:8000, API docs at /docs)"
+        " and use this key.",
+        soft_wrap=True,
+    )
+    console.print(f"Workspace key (for the API): [bold]{launched.api_key}[/]", soft_wrap=True)
     return {
         "workspace_id": workspace_id,
         "sequence_id": launched.sequence.id,
-        "lead_id": first,
+        "lead_id": told.id,
         "enrolled": launched.enrolled,
     }
 

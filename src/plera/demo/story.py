@@ -38,7 +38,6 @@ class Story:
         self.leads = leads
         self.other_side = other_side
         self.reactions = reactions()
-        self.wakes = 0
         self.by_first_name = {lead.details.get("first_name"): lead for lead in leads.values()}
         rules = rules_of(sv.events.get(workspace_id, Workspace))
         self.zones = {lead.id: zone_of(lead, rules).zone for lead in leads.values()}
@@ -55,7 +54,6 @@ class Story:
                 if wake is None or wake > until:
                     break
                 self.clock.set(whole_second(wake))
-                self.wakes += 1
         finally:
             worker.stop()
         if self.clock.now() < until:

@@ -12,7 +12,8 @@ from plera.runtime import Services
 
 WORKSPACE_ZONE = ZoneInfo("Europe/Berlin")
 # The demo's week when it keeps its own clock: a Monday morning before the window opens, in the past (so
-# `plera history`, as of now, shows all of it) and with no holiday of the workspace in the days it runs.
+# its events never sit ahead of those other processes stamp on the system clock) and with no holiday of
+# the workspace in the days it runs.
 DEMO_MONDAY = datetime(2026, 3, 2, 8, 0, tzinfo=WORKSPACE_ZONE)
 SIMULATED_DAYS = 10
 
@@ -32,7 +33,7 @@ def demo_services(sv: Services, public_url: str) -> tuple[Services, MovableClock
     A simulated clock is shared through the database with other processes, so it only moves forward:
     to the next Monday 08:00 in the demo's zone. Otherwise (the system clock) the demo runs on a copy
     of the services with a clock of its own, from DEMO_MONDAY: a fixed week without holidays in the
-    past, so the output is the same each time and `plera history` (as of now) shows all of it."""
+    past, so the output is the same each time."""
     sv = replace(sv, settings=sv.settings.model_copy(update={"public_url": public_url}))
     if isinstance(sv.clock, SimulatedClock):
         sv.clock.set(next_monday_morning(sv.clock.now()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -146,9 +146,9 @@ def findings(lab: Lab, counts: LeadCounts, *, unapproved: list[int], overrides_u
     """Every finding, blocking ones first, each with the steps and the number of leads it affects."""
     found: list[Finding] = []
     if unapproved:
-        detail = f"not approved: step {', '.join(map(str, unapproved))}"
+        detail = f"{_steps(unapproved)} {'is' if len(unapproved) == 1 else 'are'} not approved"
         if overrides_unapproved:
-            detail += f" ({overrides_unapproved} lead message{'s' if overrides_unapproved != 1 else ''} of their own)"
+            detail += f" ({_count(overrides_unapproved, 'lead message')} of their own)"
         found.append(Finding("step_not_approved", detail, unapproved, overrides_unapproved or None))
     found += _sender_findings(lab, counts)
     found += _template_findings(lab, counts)
@@ -222,17 +222,21 @@ def _sender_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
             continue
         paused = [s.name for s in chosen if s.status != "active"]
         if paused:
-            found.append(Finding("sender_capacity", f"{name}: paused, sending nothing: {', '.join(paused)}", steps))
+            detail = f"{name}: {_and(paused)} {'is' if len(paused) == 1 else 'are'} paused, sending nothing"
+            found.append(Finding("sender_capacity", detail, steps))
         per_day = sum(s.daily_limit for s in active)
         days = math.ceil(counts.total / per_day) if counts.total else 0
         if days > START_DAYS_WARNING:
-            detail = f"{name}: starting all {counts.total} leads takes {days} sending days at {per_day} a day"
+            detail = f"{name}: starting all {_count(counts.total, 'lead')} takes {days} sending days at {per_day} a day"
             found.append(Finding("sender_capacity", detail, steps[:1], counts.total))
         if family == "linkedin" and any(lab.steps[n - 1]["channel"] == "linkedin_invite" for n in steps):
             per_week = sum(s.weekly_invite_limit or 0 for s in active)
             weeks = math.ceil(counts.total / per_week) if per_week and counts.total else 0
             if weeks > 2:
-                detail = f"LinkedIn: inviting all {counts.total} leads takes {weeks} weeks at {per_week} invites a week"
+                detail = (
+                    f"LinkedIn: inviting all {_count(counts.total, 'lead')} takes {_count(weeks, 'week')}"
+                    f" at {_count(per_week, 'invite')} a week"
+                )
                 found.append(Finding("sender_capacity", detail, steps[:1], counts.total))
     return found
 
@@ -247,12 +251,18 @@ def _template_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
             if analysis.error:
                 found.append(Finding("template_error", f"step {number} {part}: {analysis.error}", [number]))
             if analysis.unknown:
-                names = ", ".join(sorted(analysis.unknown))
-                found.append(Finding("unknown_variable", f"step {number} {part}: {names}", [number]))
+                names = sorted(analysis.unknown)
+                detail = f"step {number} {part}: {_and(names)} {'is' if len(names) == 1 else 'are'} not known"
+                found.append(Finding("unknown_variable", detail, [number]))
         empty = counts.answers.get(f"empty_{number}", 0)
         if empty:
             unguarded = sorted({v for a in parts.values() for v in a.without_fallback if v.startswith("lead.")})
-            detail = f"step {number}: {', '.join(unguarded)} with no fallback, blank for {empty} leads"
+            which = (
+                f"{unguarded[0]} has no fallback and is"
+                if len(unguarded) == 1
+                else f"{_and(unguarded)} have no fallback, and one or more of them is"
+            )
+            detail = f"step {number}: {which} blank for {_count(empty, 'lead')}"
             found.append(Finding("empty_variable", detail, [number], empty))
         found += _sender_variable_findings(lab, number, step, parts.values(), counts)
         body = message["body"] or ""
@@ -271,11 +281,14 @@ def _template_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
             code = "linkedin_note_too_long" if channel == "linkedin_invite" else "linkedin_message_too_long"
             limit = _length_limit(lab, step)
             found.append(
-                Finding(code, f"step {number}: longer than {limit} characters for {long} leads", [number], long)
+                Finding(
+                    code, f"step {number} is longer than {limit} characters for {_count(long, 'lead')}", [number], long
+                )
             )
         words = _avoided(lab.avoid_words, (message.get("subject") or "") + "\n" + body)
         if words:
-            found.append(Finding("avoid_word", f"step {number}: {', '.join(words)}", [number]))
+            detail = f"step {number} uses {'a word' if len(words) == 1 else 'words'} to avoid: {_and(words)}"
+            found.append(Finding("avoid_word", detail, [number]))
     return found
 
 
@@ -290,7 +303,7 @@ def _sender_variable_findings(
             s.name for s, value in zip(accounts, _sender_values(lab, step, variable), strict=True) if not value.strip()
         ]
         if blank:
-            detail = f"step {number}: {variable} with no fallback is blank for {', '.join(blank)}"
+            detail = f"step {number}: {variable} has no fallback and is blank for {_and(blank)}"
             found.append(Finding("empty_variable", detail, [number], counts.total or None))
     return found
 
@@ -311,7 +324,7 @@ def _override_findings(lab: Lab) -> list[Finding]:
         for code in codes:
             problems[(code, number)] = problems.get((code, number), 0) + 1
     return [
-        Finding(code, f"step {number}: {n} lead message{'s' if n != 1 else ''} of their own", [number], n)
+        Finding(code, f"step {number}: {_count(n, 'lead message')} of their own", [number], n)
         for (code, number), n in sorted(problems.items())
     ]
 
@@ -319,15 +332,30 @@ def _override_findings(lab: Lab) -> list[Finding]:
 def _address_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
     found = []
     for family, missing, what in (
-        ("email", counts.no_email, "an email address"),
-        ("linkedin", counts.no_linkedin, "a LinkedIn URL"),
+        ("email", counts.no_email, "email address"),
+        ("linkedin", counts.no_linkedin, "LinkedIn URL"),
     ):
         steps = [n for n, s in enumerate(lab.steps, start=1) if lab.family(s) == family]
         if steps and missing:
-            detail = f"{missing} leads have no {what}: they skip step {', '.join(map(str, steps))}"
+            who = f"1 lead has no {what}: it skips" if missing == 1 else f"{missing} leads have no {what}: they skip"
+            detail = f"{who} {_steps(steps)}"
             found.append(Finding("missing_channel_address", detail, steps, missing))
     return found
 
 
 def _avoided(words: Iterable[str], text: str) -> list[str]:
     return [w for w in words if w.strip() and re.search(rf"(?<!\w){re.escape(w.strip())}(?!\w)", text, re.IGNORECASE)]
+
+
+# Details read as sentences: "1 lead has", "3 leads have", "steps 2, 3 and 4".
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _and(items: Sequence[object]) -> str:
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _steps(numbers: Sequence[int]) -> str:
+    return f"step {numbers[0]}" if len(numbers) == 1 else f"steps {_and(numbers)}"

@@ -375,7 +375,11 @@ def test_avoid_words_of_the_strategy_profile_are_a_warning(api, catch_up):
     )["id"]
     put_message(api, seq, 1, "Real Synergy! " + EMAIL_BODY, subject="Hi")
     found = codes(readiness(api, seq))["avoid_word"]
-    assert (found["severity"], found["steps"], found["detail"]) == ("warning", [1], "step 1: synergy")
+    assert (found["severity"], found["steps"], found["detail"]) == (
+        "warning",
+        [1],
+        "step 1 uses a word to avoid: synergy",
+    )
 
 
 def test_a_lead_imported_after_launch_is_enrolled_with_a_sender(api, catch_up, services):

@@ -37,9 +37,11 @@ class HistoryEvent(BaseModel):
 
 class HistoryOut(BaseModel):
     lead_id: UUID
-    as_of: Instant
+    as_of: Instant | None = Field(
+        description="the as_of asked for; without one, every event is shown and this is the last event's time"
+    )
     events: list[HistoryEvent] = Field(description="in time order")
-    state: list[EnrollmentOut] = Field(description="the lead's enrollments as they were at as_of")
+    state: list[EnrollmentOut] = Field(description="the lead's enrollments as they were at as_of (after every event)")
 
 
 class TimelineEvent(BaseModel):
@@ -75,7 +77,9 @@ def get_history(
     sv: ServicesDep,
     caller: CallerDep,
     lead_id: LeadId,
-    as_of: Annotated[str | None, Query(description="ISO 8601; without a zone, UTC; default now")] = None,
+    as_of: Annotated[
+        str | None, Query(description="ISO 8601; without a zone, UTC; default: every event, whatever the clock")
+    ] = None,
 ) -> dict[str, Any]:
     return lead_history(sv, caller.workspace_id, lead_id, _instant(as_of))
 
