@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -44,7 +44,9 @@ class ImportOut(BaseModel):
     existing: int = Field(description="people the workspace already had, now (also) in this group")
     lead_ids: list[UUID] = Field(description="the lead of each accepted row, in row order")
     rejected: list[Rejected]
-    enrolled: int = Field(description="enrollments this import started in launched sequences")
+    enrolled: int = Field(description="enrollments this import started in launched sequences (none in a dry run)")
+    ignored_columns: list[str] = Field(description="CSV headers that name no lead field, left out (the first 50)")
+    dry_run: bool = Field(description="true: the counts say what the import would do; nothing was recorded")
 
 
 class EnrichedOut(BaseModel):
@@ -82,7 +84,9 @@ _IMPORT_BODY = {
             "text/csv": {
                 "schema": {
                     "type": "string",
-                    "description": f"UTF-8, a header row naming some of: {', '.join(LEAD_FIELDS)}",
+                    "description": f"UTF-8, a header row naming some of: {', '.join(LEAD_FIELDS)}, in any case"
+                    " and spacing, or by their usual names (First Name, E-mail, LinkedIn, Company Name, Job Title,"
+                    " Time zone); other columns are left out and listed in ignored_columns",
                 },
                 "example": "email,first_name,company\nada@example.com,Ada,Analytical Engines\n",
             },
@@ -122,9 +126,12 @@ def post_leads(
     group_id: GroupId,
     body: Annotated[bytes, Depends(_raw_body)],
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
+    dry_run: Annotated[
+        bool, Query(description="answer what would be imported, linked and rejected, and record nothing")
+    ] = False,
 ) -> dict[str, Any]:
     parsed = _parse_rows(content_type, body)
-    return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor).as_dict()
+    return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor, dry_run=dry_run).as_dict()
 
 
 @router.post(
