@@ -13,10 +13,13 @@ from plera.aggregates.lead import LEAD_FIELDS
 from plera.aggregates.run import Run
 from plera.api.auth import CallerDep
 from plera.api.deps import GroupId, PagingDep, RunId, ServicesDep, catalog_page
-from plera.api.models import Listed, Page
+from plera.api.models import Instant, Listed, Page
 from plera.api.problems import ApiError, responses
 from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
+from plera.commands.lead_views import list_group_leads
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
+from plera.projections.leads import MAX_QUERY
+from plera.text import has_control
 
 router = APIRouter(tags=["source groups"], responses=responses(401, 404, 422))
 
@@ -47,6 +50,22 @@ class ImportOut(BaseModel):
     enrolled: int = Field(description="enrollments this import started in launched sequences (none in a dry run)")
     ignored_columns: list[str] = Field(description="CSV headers that name no lead field, left out (the first 50)")
     dry_run: bool = Field(description="true: the counts say what the import would do; nothing was recorded")
+
+
+class GroupLead(BaseModel):
+    id: UUID
+    name: str | None = Field(description="first and last name, when known")
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    linkedin_url: str | None
+    company: str | None
+    title: str | None
+    phone: str | None
+    country: str | None = Field(description="ISO 3166-1 alpha-2")
+    city: str | None
+    timezone: str | None = Field(description="the zone the import gave, if any (GET /leads/{id} tells the one used)")
+    added_at: Instant = Field(description="when the lead joined this group")
 
 
 class EnrichedOut(BaseModel):
@@ -132,6 +151,27 @@ def post_leads(
 ) -> dict[str, Any]:
     parsed = _parse_rows(content_type, body)
     return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor, dry_run=dry_run).as_dict()
+
+
+@router.get(
+    "/source-groups/{group_id}/leads",
+    response_model=Page[GroupLead],
+    summary="List the group's leads in the order they joined it; `q` searches name, email and company",
+    description="Read from the read models: a lead imported a moment ago may take a moment to be listed.",
+)
+def get_group_leads(
+    sv: ServicesDep,
+    caller: CallerDep,
+    group_id: GroupId,
+    page: PagingDep,
+    q: Annotated[
+        str | None, Query(max_length=MAX_QUERY, description="part of a name, email or company, in any case")
+    ] = None,
+) -> dict[str, Any]:
+    if q is not None and has_control(q):
+        msg = "q must not contain control characters"
+        raise RequestValidationError([{"loc": ("query", "q"), "msg": msg, "type": "value_error"}])
+    return list_group_leads(sv, caller.workspace_id, group_id, q=q, limit=page.limit, cursor=page.cursor)
 
 
 @router.post(
