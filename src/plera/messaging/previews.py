@@ -71,9 +71,18 @@ class Preview:
         }
 
 
-class _Who(NamedTuple):
-    name: str | None
-    company: str | None
+class _Shown(NamedTuple):
+    """What a preview shows of a step's message for one lead."""
+
+    subject: str | None
+    body: str
+    variables: dict[str, str | None]
+    fallbacks_used: list[str]
+    error: str | None
+    note: str | None
+
+
+_SKIPPED = _Shown(subject=None, body="", variables={}, fallbacks_used=[], error=None, note=None)
 
 
 class Previewer:
@@ -95,7 +104,7 @@ class Previewer:
 
     def preview(self, lead: Mapping[str, Any]) -> list[Preview]:
         lead_id: UUID = lead["id"]
-        who = _Who(_name(lead), _present(lead.get("company")))
+        lead_name, company = _name(lead), _present(lead.get("company"))
         out: list[Preview] = []
         thread_subject: str | None = None
         for number, step in enumerate(self._lab.steps, start=1):
@@ -103,18 +112,10 @@ class Previewer:
             override = self._overrides.get((str(lead_id), step["key"]))
             message = override or self._lab.messages.get(step["key"])
             sender = self.sender_of(lead_id, channel)
-            if not _present(lead.get(_ADDRESS_FIELDS[channel])):
-                out.append(self._skipped(lead_id, who, number, channel, sender, override is not None, message))
-                continue
-            context = context_of(
-                {f: lead.get(f) for f in LEAD_FIELDS},
-                {"name": sender.name if sender else None, "signature": self._signature(sender)},
-                self._unsubscribe_url(lead_id) if channel == "email" else None,
-            )
-            if channel == "linkedin_invite" and self._lab.invite_without_note:
-                message = None  # the sequence sends its invites without a note
-            subject, body, used, error = self._render(message, context, channel)
-            if channel == "email":
+            skip_reason = None if _present(lead.get(_ADDRESS_FIELDS[channel])) else SKIP_REASONS[channel]
+            shown = _SKIPPED if skip_reason else self._shown(lead, message, sender, channel)
+            subject = shown.subject
+            if channel == "email" and not skip_reason:
                 if thread_subject is None:
                     thread_subject = subject
                 elif not subject and thread_subject:
@@ -122,48 +123,44 @@ class Previewer:
             out.append(
                 Preview(
                     lead_id=lead_id,
-                    lead_name=who.name,
-                    company=who.company,
+                    lead_name=lead_name,
+                    company=company,
                     step=number,
                     channel=channel,
                     sender_id=sender.id if sender else None,
                     subject=subject if channel == "email" else None,
-                    body=body,
-                    variables=_variables(message, context, channel),
-                    fallbacks_used=used,
+                    body=shown.body,
+                    variables=shown.variables,
+                    fallbacks_used=shown.fallbacks_used,
                     override=override is not None,
                     approved=message is not None and message["approved_version"] == message["version"],
-                    error=error if message is not None else self._missing(channel),
-                    note=NO_NOTE if channel == "linkedin_invite" and self._lab.invite_without_note else None,
+                    error=shown.error,
+                    note=shown.note,
+                    skip_reason=skip_reason,
                 )
             )
         return out
 
-    @staticmethod
-    def _skipped(
-        lead_id: UUID,
-        who: _Who,
-        number: int,
-        channel: str,
-        sender: SenderInfo | None,
-        override: bool,
-        message: Mapping[str, Any] | None,
-    ) -> Preview:
-        return Preview(
-            lead_id=lead_id,
-            lead_name=who.name,
-            company=who.company,
-            step=number,
-            channel=channel,
-            sender_id=sender.id if sender else None,
-            subject=None,
-            body="",
-            variables={},
-            fallbacks_used=[],
-            override=override,
-            approved=message is not None and message["approved_version"] == message["version"],
-            error=None,
-            skip_reason=SKIP_REASONS[channel],
+    def _shown(
+        self, lead: Mapping[str, Any], message: Mapping[str, Any] | None, sender: SenderInfo | None, channel: str
+    ) -> _Shown:
+        """The step rendered for the lead, as it would go out (without the thread's "Re:")."""
+        context = context_of(
+            {f: lead.get(f) for f in LEAD_FIELDS},
+            {"name": sender.name if sender else None, "signature": self._signature(sender)},
+            self._unsubscribe_url(lead["id"]) if channel == "email" else None,
+        )
+        without_note = channel == "linkedin_invite" and self._lab.invite_without_note
+        if without_note:
+            message = None  # the sequence sends its invites without a note
+        subject, body, used, error = self._render(message, context, channel)
+        return _Shown(
+            subject=subject,
+            body=body,
+            variables=_variables(message, context, channel),
+            fallbacks_used=used,
+            error=error if message is not None else self._missing(channel),
+            note=NO_NOTE if without_note else None,
         )
 
     def _missing(self, channel: str) -> str | None:

@@ -74,7 +74,9 @@ class LeadSuppression(BaseModel):
     created_at: Instant
 
 
-class LeadOut(BaseModel):
+class LeadFields(BaseModel):
+    """A lead as imported (blank fields are null), with its name."""
+
     id: UUID
     name: str | None = Field(description="first and last name, when known")
     first_name: str | None
@@ -86,7 +88,12 @@ class LeadOut(BaseModel):
     phone: str | None
     country: str | None = Field(description="ISO 3166-1 alpha-2")
     city: str | None
-    timezone: str | None = Field(description="the zone the import gave, if any")
+    timezone: str | None = Field(
+        description="the zone the import gave, if any (`zone` on GET /leads/{id}: the one used)"
+    )
+
+
+class LeadOut(LeadFields):
     zone: str = Field(examples=["Asia/Tokyo"], description="the IANA zone the lead's messages are timed in")
     zone_source: ZoneSource = Field(
         description="where the zone came from: the lead's own zone (explicit), its city, its phone number,"

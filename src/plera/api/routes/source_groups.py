@@ -15,6 +15,7 @@ from plera.api.auth import CallerDep
 from plera.api.deps import GroupId, PagingDep, RunId, ServicesDep, catalog_page
 from plera.api.models import Instant, Listed, Page
 from plera.api.problems import ApiError, responses
+from plera.api.routes.leads import LeadFields
 from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
 from plera.commands.lead_views import list_group_leads
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
@@ -52,19 +53,7 @@ class ImportOut(BaseModel):
     dry_run: bool = Field(description="true: the counts say what the import would do; nothing was recorded")
 
 
-class GroupLead(BaseModel):
-    id: UUID
-    name: str | None = Field(description="first and last name, when known")
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    linkedin_url: str | None
-    company: str | None
-    title: str | None
-    phone: str | None
-    country: str | None = Field(description="ISO 3166-1 alpha-2")
-    city: str | None
-    timezone: str | None = Field(description="the zone the import gave, if any (GET /leads/{id} tells the one used)")
+class GroupLead(LeadFields):
     added_at: Instant = Field(description="when the lead joined this group")
 
 
