@@ -165,9 +165,24 @@ def test_a_country_with_several_zones_falls_back_to_the_workspace(country):
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("DE", "DE"), ("de", "DE"), ("DEU", "DE"), ("germany", "DE"), ("U.S.A.", "US"), ("Côte d'Ivoire", None)],
+    [
+        ("DE", "DE"),
+        ("de", "DE"),
+        ("DEU", "DE"),
+        ("germany", "DE"),
+        ("Deutschland", "DE"),
+        ("U.S.A.", "US"),
+        ("United States", "US"),
+        ("UK", "GB"),
+        ("Côte d'Ivoire", "CI"),
+        ("Côte d’Ivoire", "CI"),
+        ("Ivory Coast", "CI"),
+        ("Korea", None),  # north or south: not guessed
+        ("Narnia", None),
+        ("XX", None),
+    ],
 )
-def test_a_country_is_read_from_its_codes_and_english_name(text, code):
+def test_a_country_is_read_from_its_codes_names_and_common_aliases(text, code):
     assert country_code(text) == code
 
 

@@ -1,4 +1,12 @@
-"""Reading lead rows from JSON or CSV: every bad row is reported with its number, code and detail."""
+"""Reading lead rows from JSON or CSV: every bad row is reported with its number, code and detail.
+
+Imports forgive what people write: CSV headers are matched without regard to case, spaces, dashes
+and underscores, with the usual names from spreadsheets and CRM exports ("E-mail", "Company Name");
+columns that name no lead field are left out and reported; a country may be a name or an alias
+(plera.countries) and is kept as its ISO code; a zone may be spelled in any case. CSV cells are raw
+outside text, so they are cleaned (plera.text.clean_line); JSON fields are refused instead, since
+the sender can correct them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,31 @@ import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plera.aggregates.errors import InvalidValue
 from plera.aggregates.lead import LEAD_FIELDS
+from plera.countries import country_code
+from plera.scheduling.zones import valid_zone
+from plera.text import clean_line
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_FIELD = 500
+_MAX_IGNORED = 50  # headers reported as left out
+_MAX_HEADER = 200  # a header cell longer than this names no field, and is not repeated back in full
+
+# Header names as spreadsheets and CRM exports write them, by their key (see _header_key).
+HEADER_ALIASES = {
+    "first_name": ("first", "firstname", "givenname", "forename"),
+    "last_name": ("last", "lastname", "surname", "familyname"),
+    "email": ("email", "emailaddress", "mail", "workemail", "businessemail"),
+    "linkedin_url": ("linkedin", "linkedinurl", "linkedinprofile", "linkedinprofileurl", "profileurl"),
+    "company": ("company", "companyname", "organization", "organisation", "employer", "accountname"),
+    "title": ("title", "jobtitle", "position", "role"),
+    "phone": ("phone", "phonenumber", "telephone", "mobile", "mobilephone", "tel"),
+    "country": ("country", "countrycode"),
+    "city": ("city", "town"),
+    "timezone": ("timezone", "tz", "zone"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +56,21 @@ class Rejection:
 class ParsedRows:
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # CSV headers that name no lead field
+
+
+def _header_key(name: str) -> str:
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
+_FIELD_OF_HEADER = {_header_key(f): f for f in LEAD_FIELDS} | {
+    alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases
+}
+
+
+def field_of_header(header: str) -> str | None:
+    """The lead field a CSV header names ("First Name", "E-mail", "Time zone"), or None."""
+    return _FIELD_OF_HEADER.get(_header_key(header))
 
 
 def parse_csv(body: bytes) -> ParsedRows:
@@ -43,12 +84,7 @@ def parse_csv(body: bytes) -> ParsedRows:
         header = next(reader, None)
         if not header:
             raise InvalidValue("the CSV is empty: it needs a header row naming the lead fields")
-        names = [h.strip().lower() for h in header]
-        unknown = [n for n in names if n not in LEAD_FIELDS]
-        if unknown:
-            raise InvalidValue(f"unknown CSV columns: {', '.join(unknown)}; known are {', '.join(LEAD_FIELDS)}")
-        if len(set(names)) != len(names):
-            raise InvalidValue("the CSV header names a column twice")
+        names, ignored = _columns(header)
         raw: list[tuple[int, dict[str, Any]]] = []
         rejected: list[Rejection] = []
         for number, values in enumerate(reader, start=1):
@@ -59,12 +95,36 @@ def parse_csv(body: bytes) -> ParsedRows:
                     Rejection(number, "malformed_row", f"the row has {len(values)} fields, the header {len(names)}")
                 )
             else:
-                raw.append((number, dict(zip(names, values, strict=True))))
+                cells = zip(names, values, strict=True)
+                raw.append((number, {name: clean_line(value) for name, value in cells if name is not None}))
     except csv.Error as e:
         raise InvalidValue(f"the CSV is malformed at line {reader.line_num}: {e}") from None
     parsed = parse_rows(raw)
     parsed.rejected = sorted(parsed.rejected + rejected, key=lambda r: r.row)
+    parsed.ignored_columns = ignored
     return parsed
+
+
+def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:
+    """The lead field of each column (None: left out), and the headers left out."""
+    names: list[str | None] = []
+    ignored: list[str] = []
+    seen: dict[str, str] = {}
+    for cell in header:
+        text = clean_line(cell).strip()[:_MAX_HEADER]
+        name = field_of_header(text)
+        if name is None:
+            if text and len(ignored) < _MAX_IGNORED:
+                ignored.append(text)
+        elif name in seen:
+            raise InvalidValue(f"the CSV columns {seen[name]!r} and {text!r} both name {name}")
+        else:
+            seen[name] = text
+        names.append(name)
+    if not seen:
+        known = ", ".join(LEAD_FIELDS)
+        raise InvalidValue(f"no CSV column names a lead field: the header needs some of {known}")
+    return names, ignored
 
 
 def parse_json_rows(leads: list[Any]) -> ParsedRows:
@@ -119,12 +179,14 @@ def _check_contact(row: dict[str, str]) -> None:
     if "linkedin_url" in row and "linkedin.com/" not in row["linkedin_url"].lower():
         raise RowError("invalid_linkedin_url", f"not a LinkedIn profile URL: {row['linkedin_url']!r}")
     if "timezone" in row:
-        try:
-            ZoneInfo(row["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise RowError("invalid_timezone", f"unknown IANA time zone: {row['timezone']!r}") from None
+        zone = valid_zone(row["timezone"])
+        if zone is None:
+            raise RowError("invalid_timezone", f"unknown IANA time zone: {row['timezone']!r}")
+        row["timezone"] = zone
     if "country" in row:
-        country = row["country"]
-        if len(country) != 2 or not country.isalpha():
-            raise RowError("invalid_country", f"country is a two-letter ISO code, not {country!r}")
-        row["country"] = country.upper()
+        code = country_code(row["country"])
+        if code is None:
+            raise RowError(
+                "invalid_country", f"unknown country: {row['country']!r} (write its name, like Japan, or ISO code, JP)"
+            )
+        row["country"] = code

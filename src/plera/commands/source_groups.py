@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 from pydantic import Field
 
+from plera.aggregates.base import PleraAggregate
 from plera.aggregates.lead import Lead, SourceGroup, lead_id_for
 from plera.aggregates.run import Run
 from plera.commands.enrollments import enroll_arrivals
@@ -41,6 +42,8 @@ class ImportResult:
     lead_ids: list[UUID]
     rejected: list[Rejection]
     enrolled: int
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,47 +52,66 @@ class ImportResult:
             "lead_ids": [str(i) for i in self.lead_ids],
             "rejected": [r.as_dict() for r in self.rejected],
             "enrolled": self.enrolled,
+            "ignored_columns": self.ignored_columns,
+            "dry_run": self.dry_run,
         }
 
 
-def import_leads(sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str) -> ImportResult:
+def import_leads(
+    sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str, *, dry_run: bool = False
+) -> ImportResult:
     """Adds the rows' people to the group. A person already in the workspace is linked, not copied.
 
     Rows are saved CHUNK at a time: one append of tens of thousands of events can stall the driver
     (psycopg's pipeline with a very large message), and importing again is idempotent, so a file
-    cut short by a crash completes when it is sent again.
+    cut short by a crash completes when it is sent again. A dry run decides every row the same way
+    and records nothing: the leads it would create are carried from chunk to chunk in memory, so a
+    person named twice counts as the real import would count them.
     """
     imported = existing = 0
     lead_ids: list[UUID] = []
+    planned: dict[UUID, Lead] = {}
     for start in range(0, len(parsed.rows), CHUNK):
         chunk = ParsedRows(parsed.rows[start : start + CHUNK])
         for attempt in range(_ATTEMPTS):
             try:
-                result = _import_once(sv, workspace_id, group_id, chunk, actor)
+                result, created, touched = _import_once(sv, workspace_id, group_id, chunk, actor, planned)
+                if dry_run:
+                    planned.update(created)
+                else:
+                    sv.events.save(*touched)
                 break
             except IntegrityError:
                 if attempt == _ATTEMPTS - 1:
                     raise
         imported, existing = imported + result.imported, existing + result.existing
         lead_ids += result.lead_ids
-    group = sv.events.get(group_id, SourceGroup, workspace_id)
-    enrolled = enroll_arrivals(sv, group, lead_ids, actor) if group.eligible else 0
-    return ImportResult(imported, existing, lead_ids, parsed.rejected, enrolled)
+    enrolled = 0
+    if not dry_run:
+        group = sv.events.get(group_id, SourceGroup, workspace_id)
+        enrolled = enroll_arrivals(sv, group, lead_ids, actor) if group.eligible else 0
+    return ImportResult(imported, existing, lead_ids, parsed.rejected, enrolled, parsed.ignored_columns, dry_run)
 
 
-def _import_once(sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str) -> ImportResult:
+def _import_once(
+    sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str, planned: dict[UUID, Lead]
+) -> tuple[ImportResult, dict[UUID, Lead], list[PleraAggregate]]:
+    """Decides a chunk's rows on loaded aggregates: the result, the leads it creates, and what to save.
+
+    `planned` holds the leads a dry run created in earlier chunks (not stored)."""
     group = sv.events.get(group_id, SourceGroup, workspace_id)
     sv.events.get(group.run_id, Run, workspace_id).check_open()
     at = sv.clock.now()
     candidates = [_identities(workspace_id, row) for _, row in parsed.rows]
     known = sv.events.existing(i for ids in candidates for i in ids)
     existing = sv.events.load_many({next(i for i in ids if i in known) for ids in candidates if known & set(ids)})
+    existing.update(planned)
     created: dict[UUID, Lead] = {}
     changed: dict[UUID, Lead] = {}
     lead_ids: list[UUID] = []
     imported = linked = 0
     for (_, row), ids in zip(parsed.rows, candidates, strict=True):
-        found_id = next((i for i in ids if i in known or i in created), None)
+        found_id = next((i for i in ids if i in known or i in planned or i in created), None)
         if found_id is None:
             lead = Lead.import_new(workspace_id=workspace_id, source_group_id=group_id, details=row, at=at, actor=actor)
             created[lead.id] = lead
@@ -101,8 +123,11 @@ def _import_once(sv: Services, workspace_id: UUID, group_id: UUID, parsed: Parse
             linked += 1
         lead_ids.append(lead.id)
     group.add_leads(lead_ids=lead_ids, at=at, actor=actor)
-    sv.events.save(group, *created.values(), *changed.values())
-    return ImportResult(imported, linked, lead_ids, parsed.rejected, 0)
+    return (
+        ImportResult(imported, linked, lead_ids, parsed.rejected, 0),
+        created,
+        [group, *created.values(), *changed.values()],
+    )
 
 
 def _identities(workspace_id: UUID, row: dict[str, str]) -> list[UUID]:

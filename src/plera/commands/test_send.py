@@ -46,6 +46,8 @@ def test_send(sv: Services, workspace_id: UUID, sequence_id: UUID, cmd: TestSend
             raise InvalidValue(f"lead {lead.id} is not an eligible lead of this sequence's source groups")
     previewer = previewer_for(sv, sequence)
     item = previewer.preview({"id": lead.id, **lead.details})[cmd.step - 1]
+    if item.skip_reason:
+        raise InvalidValue(f"this lead skips step {cmd.step}: {item.skip_reason}")
     if item.error:
         raise InvalidValue(f"step {cmd.step} does not render for this lead: {item.error}")
     chosen = previewer.sender_of(lead.id, "email")

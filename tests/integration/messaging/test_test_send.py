@@ -227,3 +227,9 @@ def test_a_lead_outside_the_sequence_gets_no_test(api: Api, lab: Lab, smtp_serve
 
 def stored_events(services: Services) -> int:
     return int(services.events.app.recorder.max_notification_id() or 0)
+
+
+def test_a_step_the_lead_skips_gets_no_test(api: Api, lab: Lab, smtp_server: FakeSmtp) -> None:
+    body = assert_problem(send_test(api, lab, step=2, lead=lab.blank), 422, "invalid_value")  # no LinkedIn URL
+    assert "skips step 2: no LinkedIn URL" in body["detail"]
+    assert smtp_server.messages == []

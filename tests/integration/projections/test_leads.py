@@ -27,3 +27,15 @@ def test_a_reimported_person_fills_in_what_the_lead_lacked(services, clock):
     assert (ann["name"], ann["title"], ann["linkedin_url"]) == ("Ann Tester", "CEO", "https://linkedin.com/in/ann")
     assert nameless is not None and nameless["name"] is None
     assert foreign is None
+
+
+def test_the_lead_search_has_its_trigram_index_where_the_server_has_pg_trgm(services):
+    with services.db.pool.connection() as conn:
+        available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'").fetchone()
+        index = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'read' AND indexname = 'leads_search_idx'"
+        ).fetchone()
+    if available is None:
+        assert index is None
+    else:
+        assert index is not None and "gin_trgm_ops" in index[0]

@@ -31,6 +31,8 @@ Step = Annotated[int, Path(ge=1, le=50, description="the step's number, from 1")
 
 class PreviewItem(BaseModel):
     lead_id: UUID
+    lead_name: str | None = Field(description="first and last name, when known")
+    company: str | None
     step: int
     channel: Literal["email", "linkedin_invite", "linkedin_message"]
     sender_id: UUID | None = Field(description="the sender the lead keeps on this channel")
@@ -42,6 +44,8 @@ class PreviewItem(BaseModel):
     approved: bool
     error: str | None = Field(description="why the message does not render (a readiness finding too)")
     note: str | None = Field(default=None, description="e.g. that this invite goes without a note")
+    skipped: bool = Field(description="the lead skips this step (no address on its channel): nothing is rendered")
+    skip_reason: str | None = Field(examples=["no email address", "no LinkedIn URL"])
 
 
 class Previews(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -13,10 +13,14 @@ from plera.aggregates.lead import LEAD_FIELDS
 from plera.aggregates.run import Run
 from plera.api.auth import CallerDep
 from plera.api.deps import GroupId, PagingDep, RunId, ServicesDep, catalog_page
-from plera.api.models import Listed, Page
+from plera.api.models import Instant, Listed, Page
 from plera.api.problems import ApiError, responses
+from plera.api.routes.leads import LeadFields
 from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
+from plera.commands.lead_views import list_group_leads
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
+from plera.projections.leads import MAX_QUERY
+from plera.text import has_control
 
 router = APIRouter(tags=["source groups"], responses=responses(401, 404, 422))
 
@@ -44,7 +48,13 @@ class ImportOut(BaseModel):
     existing: int = Field(description="people the workspace already had, now (also) in this group")
     lead_ids: list[UUID] = Field(description="the lead of each accepted row, in row order")
     rejected: list[Rejected]
-    enrolled: int = Field(description="enrollments this import started in launched sequences")
+    enrolled: int = Field(description="enrollments this import started in launched sequences (none in a dry run)")
+    ignored_columns: list[str] = Field(description="CSV headers that name no lead field, left out (the first 50)")
+    dry_run: bool = Field(description="true: the counts say what the import would do; nothing was recorded")
+
+
+class GroupLead(LeadFields):
+    added_at: Instant = Field(description="when the lead joined this group")
 
 
 class EnrichedOut(BaseModel):
@@ -82,7 +92,9 @@ _IMPORT_BODY = {
             "text/csv": {
                 "schema": {
                     "type": "string",
-                    "description": f"UTF-8, a header row naming some of: {', '.join(LEAD_FIELDS)}",
+                    "description": f"UTF-8, a header row naming some of: {', '.join(LEAD_FIELDS)}, in any case"
+                    " and spacing, or by their usual names (First Name, E-mail, LinkedIn, Company Name, Job Title,"
+                    " Time zone); other columns are left out and listed in ignored_columns",
                 },
                 "example": "email,first_name,company\nada@example.com,Ada,Analytical Engines\n",
             },
@@ -122,9 +134,33 @@ def post_leads(
     group_id: GroupId,
     body: Annotated[bytes, Depends(_raw_body)],
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
+    dry_run: Annotated[
+        bool, Query(description="answer what would be imported, linked and rejected, and record nothing")
+    ] = False,
 ) -> dict[str, Any]:
     parsed = _parse_rows(content_type, body)
-    return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor).as_dict()
+    return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor, dry_run=dry_run).as_dict()
+
+
+@router.get(
+    "/source-groups/{group_id}/leads",
+    response_model=Page[GroupLead],
+    summary="List the group's leads in the order they joined it; `q` searches name, email and company",
+    description="Read from the read models: a lead imported a moment ago may take a moment to be listed.",
+)
+def get_group_leads(
+    sv: ServicesDep,
+    caller: CallerDep,
+    group_id: GroupId,
+    page: PagingDep,
+    q: Annotated[
+        str | None, Query(max_length=MAX_QUERY, description="part of a name, email or company, in any case")
+    ] = None,
+) -> dict[str, Any]:
+    if q is not None and has_control(q):
+        msg = "q must not contain control characters"
+        raise RequestValidationError([{"loc": ("query", "q"), "msg": msg, "type": "value_error"}])
+    return list_group_leads(sv, caller.workspace_id, group_id, q=q, limit=page.limit, cursor=page.cursor)
 
 
 @router.post(
