@@ -1,4 +1,4 @@
-"""Events a read model could not take, kept aside so that the rest of the log goes on (decision 0010).
+"""Events a read model could not take, kept aside so that the rest of the log goes on (decision 0011).
 
 When a handler fails on one event, the runner (projections/runner.py) applies the rest of the
 batch and records the event here, for that read model only: the other read models take it. Later

@@ -11,7 +11,7 @@ A group's leads are listed in the order they joined it, and searched by a part o
 or company (`search`, lower case). A substring needs pg_trgm to be found by index: the DDL
 installs the extension when the server has it and lets us, and indexes `search` with it;
 without it, the same query walks the group's leads in list order, so a search with many hits
-still ends at its page, while a rare one reads the whole group (docs/decisions/0010-lead-search.md).
+still ends at its page, while a rare one reads the whole group (docs/decisions/0012-lead-search.md).
 """
 
 from __future__ import annotations

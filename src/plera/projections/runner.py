@@ -94,7 +94,7 @@ def apply_batch(
 ) -> int:
     """Applies the envelopes and records the positions reached, in one transaction. Returns how many.
 
-    An event that a read model cannot take does not stop the others (decision 0010): when the batch
+    An event that a read model cannot take does not stop the others (decision 0011): when the batch
     fails, it is applied again in parts, in savepoints, down to the failing event, which goes to
     that read model's dead letters while the rest of the batch, and the other read models, go on.
     A failure of the connection or the server (OperationalError: an outage, a deadlock) is no
