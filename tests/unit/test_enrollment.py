@@ -314,7 +314,7 @@ def test_a_lead_with_every_address_gets_its_first_step_eligible_at_once_and_late
     assert skips(enrollment) == []
 
 
-def test_a_step_the_lead_has_no_address_for_is_skipped_when_it_comes_up_and_the_next_counts_from_that_skip(at):
+def test_a_step_the_lead_has_no_address_for_is_skipped_when_it_comes_up_and_the_next_keeps_its_day(at):
     enrollment = enroll(at)  # LinkedIn invite, email (+2 days), LinkedIn message (+2 days)
     schedule_next(enrollment, at, {"linkedin"})
     dispatch(enrollment, 1, at)
@@ -325,7 +325,8 @@ def test_a_step_the_lead_has_no_address_for_is_skipped_when_it_comes_up_and_the_
 
     assert skips(enrollment) == [(2, "no email address", sent_at)]  # at once: never scheduled, never queued
     assert enrollment.step_status(3) is StepStatus.SCHEDULED
-    assert enrollment.steps[2]["eligible_at"] == at + timedelta(days=2)  # two days from Monday's skip, 09:00
+    # Step 2 would have gone out on Wednesday: step 3 counts its two days from there, as it would have.
+    assert enrollment.steps[2]["eligible_at"] == at + timedelta(days=4)  # Friday 09:00
 
 
 def test_a_first_step_the_lead_has_no_address_for_is_skipped_at_entry(at):
@@ -338,7 +339,7 @@ def test_a_first_step_the_lead_has_no_address_for_is_skipped_at_entry(at):
     assert enrollment.steps[1]["eligible_at"] == at + timedelta(days=2)
 
 
-def test_steps_in_a_row_without_an_address_are_all_skipped_and_the_next_counts_from_the_last_skip(at):
+def test_steps_in_a_row_without_an_address_are_all_skipped_and_the_next_keeps_its_day(at):
     steps = [
         {"channel": "email", "delay_days": 0, "condition": "always"},
         {"channel": "email", "delay_days": 3, "condition": "no_reply"},
@@ -351,7 +352,8 @@ def test_steps_in_a_row_without_an_address_are_all_skipped_and_the_next_counts_f
     assert schedule_next(enrollment, at, {"linkedin"}) is True
 
     assert skips(enrollment) == [(1, "no email address", at), (2, "no email address", at)]
-    assert enrollment.steps[2]["eligible_at"] == at + timedelta(days=2)  # Wednesday, not three days later
+    # Day 0, day 3 (Thursday), then two days on: Saturday, so the next sending day, Monday.
+    assert enrollment.steps[2]["eligible_at"] == at + timedelta(days=7)
 
 
 def test_a_lead_whose_last_step_it_cannot_be_reached_on_is_skipped_completes(at):

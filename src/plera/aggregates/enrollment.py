@@ -212,23 +212,24 @@ class LeadEnrollment(PleraAggregate):
         Step 1 is eligible at once; a later one at the window start `delay_days` after the previous step
         went out or was skipped (`zone` is the recipient's). A step on a channel the lead has no address
         on (`reachable`: "email", "linkedin") is skipped right here: it never waits in the queue nor
-        takes a place in a sender's day, and the step after it counts its delay from this skip.
+        takes a place in a sender's day, and the step after it counts its delay from the day the
+        skipped step would have gone out, so the lead's other steps keep their days.
         """
         if not self.is_open:
             return False
         while (step := self.next_step) is not None:
             if self.paused or not sequence_running or self.step_status(step) is not StepStatus.PENDING:
                 return False
+            previous = self.last_done_at(step)
+            if step == 1 or previous is None:
+                eligible = at
+            else:
+                eligible = policy.later_step_eligible(rules, zone, previous, self.delay_of(step))
             missing = missing_address(self.channel_of(step), reachable)
             if missing is None:
-                previous = self.last_done_at(step)
-                if step == 1 or previous is None:
-                    eligible = at
-                else:
-                    eligible = policy.later_step_eligible(rules, zone, previous, self.delay_of(step))
                 self.schedule(step=step, eligible_at=eligible, sequence_running=True, at=at, actor=actor)
                 return True
-            self.skip(step=step, reason=missing, at=at, actor=actor)
+            self.skip(step=step, reason=missing, at=at, actor=actor, counts_from=eligible)
         return self.complete_if_done(at=at, actor=actor)
 
     class StepDispatching(PleraAggregate.Event):
@@ -313,16 +314,21 @@ class LeadEnrollment(PleraAggregate):
     class StepSkipped(PleraAggregate.Event):
         step: int
         reason: str
+        # When a step is skipped ahead of its day (a lead with no address for its channel), the steps
+        # after it still count their delay from that day, so the sequence keeps the days people set.
+        counts_from: datetime | None = None
 
         def apply(self, enrollment: LeadEnrollment) -> None:
+            done_at = self.counts_from or self.timestamp
             enrollment._state(self.step).update(
-                status=StepStatus.SKIPPED.value, reason=self.reason, done_at=self.timestamp.isoformat()
+                status=StepStatus.SKIPPED.value, reason=self.reason, done_at=done_at.isoformat()
             )
 
-    def skip(self, *, step: int, reason: str, at: datetime, actor: str) -> None:
+    def skip(self, *, step: int, reason: str, at: datetime, actor: str, counts_from: datetime | None = None) -> None:
         if self.step_status(step) not in (StepStatus.PENDING, StepStatus.SCHEDULED):
             raise StepNotInState(f"step {step} is {self.step_status(step)}: only a waiting step can be skipped")
-        self._record(self.StepSkipped, at=at, actor=actor, step=step, reason=reason)
+        later = counts_from if counts_from is not None and counts_from > at else None
+        self._record(self.StepSkipped, at=at, actor=actor, step=step, reason=reason, counts_from=later)
 
     class InviteAccepted(PleraAggregate.Event):
         """The lead accepted the LinkedIn invite of `step`: LinkedIn message steps may go out from now on."""
