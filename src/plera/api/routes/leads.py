@@ -75,7 +75,9 @@ def get_history(
     sv: ServicesDep,
     caller: CallerDep,
     lead_id: LeadId,
-    as_of: Annotated[str | None, Query(description="ISO 8601; without a zone, UTC; default now")] = None,
+    as_of: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="ISO 8601; without a zone, UTC; default now")
+    ] = None,
 ) -> dict[str, Any]:
     return lead_history(sv, caller.workspace_id, lead_id, _instant(as_of))
 

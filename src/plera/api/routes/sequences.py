@@ -182,7 +182,7 @@ def get_sequence_leads(
     caller: CallerDep,
     sequence_id: SequenceId,
     page: PagingDep,
-    step: Annotated[int | None, Query(ge=1, description="only leads whose next step is this one")] = None,
+    step: Annotated[int | None, Query(ge=1, le=50, description="only leads whose next step is this one")] = None,
     status: Annotated[LeadStatus | None, Query(description="only leads in this status")] = None,
 ) -> dict[str, Any]:
     return _leads(sv, caller, sequence_id, page, step, status)
