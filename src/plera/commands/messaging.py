@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -188,7 +189,7 @@ def _rendered_lengths(
         for name, (step, limit) in checks.items():
             if len(items[step - 1].body) > limit:
                 answers[name] = answers.get(name, 0) + 1
-    return LeadCounts(counts.total, counts.no_email, counts.no_linkedin, answers)
+    return replace(counts, answers=answers)
 
 
 def previewer_for(sv: Services, sequence: Sequence, lab: Lab | None = None) -> Previewer:
