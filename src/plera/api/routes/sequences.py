@@ -139,7 +139,13 @@ _LAUNCH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, response_model=SequenceOut, summary="Create a draft sequence")
+@router.post(
+    "",
+    status_code=201,
+    response_model=SequenceOut,
+    summary="Create a draft sequence (409 run_archived when its run is archived)",
+    responses=_STATE_ERRORS,
+)
 def post_sequence(sv: ServicesDep, caller: CallerDep, body: CreateSequence) -> dict[str, Any]:
     return create_sequence(sv, caller.workspace_id, body, caller.actor).as_dict()
 
