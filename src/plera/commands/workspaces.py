@@ -59,7 +59,7 @@ def create_workspace(sv: Services, cmd: CreateWorkspace, actor: str) -> NewWorks
         timezone=cmd.timezone,
         window_start=cmd.window_start,
         window_end=cmd.window_end,
-        sending_days=cmd.sending_days,
+        sending_days=None if cmd.sending_days is None else list[str](cmd.sending_days),
         holiday_countries=cmd.holiday_countries,
         webhook_secret_id=sv.vault.put(webhook_secret),
         at=at,
