@@ -20,9 +20,10 @@ from plera.text import has_control
 # What the schema says the validators below refuse (JSON Schema patterns, ECMA-262 syntax).
 NO_NUL = "^[^\\u0000]*$"
 NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
-# Commands strip surrounding whitespace, so a required field must hold more than whitespace.
-NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
-NOT_BLANK_LINE = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+# Commands strip surrounding whitespace, so a required field must hold more than whitespace: what
+# Python strips is ECMA-262's \s and also U+001C to U+001F and U+0085.
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085][^\\u0000]*$"
+NOT_BLANK_LINE = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f\\u0085][^\\u0000-\\u001f\\u007f]*$"
 
 # Lengths of the kinds of text the contract takes. They bound what one event keeps and, since a
 # signature or a lead's field can be printed many times by a template, what a message multiplies.
