@@ -297,6 +297,16 @@ class LeadEnrollment(PleraAggregate):
             # A reply came in while this send was in flight: there is nothing left to retry.
             self._record(self.StepSkipped, at=at, actor=actor, step=step, reason="replied")
 
+    def record_unbuildable(self, *, step: int, message_id: str, reason: str, at: datetime, actor: str) -> None:
+        """The step's message cannot be made for this lead (its text does not render, or a header
+        cannot be written): it fails for good before its dispatch, so nothing is handed to a channel."""
+        self._check_may_proceed(step)
+        if self.step_status(step) is not StepStatus.SCHEDULED:
+            raise StepNotInState(f"step {step} is {self.step_status(step)}, not scheduled")
+        self._record(
+            self.StepSendFailed, at=at, actor=actor, step=step, message_id=message_id, retryable=False, reason=reason
+        )
+
     class SendOutcomeUnknown(PleraAggregate.Event):
         step: int
         message_id: str

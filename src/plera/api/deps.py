@@ -83,7 +83,15 @@ class Paging:
 
 def paging(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,  # a cursor this API gives out is about 100 characters of base64
+            description="next_cursor of the previous page",
+            json_schema_extra={"pattern": "^[A-Za-z0-9_=-]+$"},
+        ),
+    ] = None,
 ) -> Paging:
     return Paging(limit=limit, cursor=cursor)
 

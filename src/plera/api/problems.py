@@ -9,6 +9,7 @@ of it.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -174,13 +175,41 @@ async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # The framework's 400 for a JSON body that is not UTF-8: malformed JSON like any other (0003).
+        return problem(422, "invalid_json", "the body is not valid JSON: it is not UTF-8")
     code = _HTTP_CODES.get(exc.status_code) or _phrase(exc.status_code).lower().replace(" ", "_")
     detail = exc.detail
     if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
         detail = f"no such resource: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem(405, code, detail, headers={**(exc.headers or {}), "Allow": _allowed(request, exc)})
     return problem(exc.status_code, code, str(detail), headers=exc.headers)
+
+
+def _allowed(request: Request, exc: HTTPException) -> str:
+    """Every method of the path (RFC 9110, 15.5.6). Each method of a path is a route of its own, and
+    the framework's 405 names only the first route that matched: an OPTIONS on /v1/runs said POST
+    alone, though GET is served there too. The OpenAPI document knows every method of every path."""
+    methods = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+    for pattern, documented in _methods_by_path(request.app):
+        if pattern.fullmatch(request.url.path):
+            methods |= documented
+    if "GET" in methods:
+        methods.add("HEAD")  # served for every GET
+    return ", ".join(sorted(methods))
+
+
+def _methods_by_path(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "methods_by_path", None)
+    if table is None:
+        table = [
+            (re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))), {m.upper() for m in operations})
+            for path, operations in app.openapi()["paths"].items()
+        ]
+        app.state.methods_by_path = table
+    return table
 
 
 def _phrase(status: int) -> str:

@@ -13,6 +13,9 @@ import hmac
 TIMESTAMP_HEADER = "X-Plera-Timestamp"
 SIGNATURE_HEADER = "X-Plera-Signature"
 TOLERANCE_SECONDS = 300
+# Unix seconds have 10 digits until the year 2286. A longer stamp is malformed, and refusing it by its
+# length keeps int() and the float comparison away from numbers they cannot take (309 digits overflow a float).
+_MAX_TIMESTAMP_DIGITS = 12
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -34,13 +37,14 @@ def verify(
     tolerance: int = TOLERANCE_SECONDS,
 ) -> bool:
     """True when the signature is the secret's for this timestamp and body, and the timestamp is fresh.
+    A malformed timestamp (not 1 to 12 ASCII digits) is simply False.
 
     `now_unix` is the real wall clock (time.time()), not plera.clock.
     """
     if not timestamp_header or not signature_header:
         return False
     stamp = timestamp_header.strip()
-    if not stamp.isascii() or not stamp.isdigit():
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > _MAX_TIMESTAMP_DIGITS:
         return False
     timestamp = int(stamp)
     if abs(now_unix - timestamp) > tolerance:

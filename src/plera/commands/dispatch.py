@@ -29,13 +29,14 @@ from plera.channels.errors import SendFailed
 from plera.commands.claims import LEASE, Claim, release_all
 from plera.commands.outbound import OutboundMessage
 from plera.commands.outbox import Outbox
-from plera.commands.recheck import CANCELLED, Known, Ready, Release, Skip, Verdict, recheck
+from plera.commands.recheck import CANCELLED, Fail, Known, Ready, Release, Skip, Verdict, recheck
 from plera.commands.send_outcomes import (
     ACTOR,
     Record,
     outcome_of,
     record_all,
     skipped,
+    unbuildable,
 )
 from plera.runtime import Services
 
@@ -103,6 +104,9 @@ def record_pass(sv: Services, decided: Decided, results: list[BaseException | No
         elif isinstance(verdict, Skip):
             records.append(skipped(sv, verdict.where, verdict.reason))
             names.append("skipped")
+        elif isinstance(verdict, Fail):
+            records.append(unbuildable(sv, verdict.where, verdict.message_id, verdict.reason))
+            names.append("failed")
         elif (result := sent[id(verdict)]) is None or isinstance(result, SendFailed):
             record = outcome_of(sv, verdict.where, verdict.sender.id, result, done, paused)
             records.append(record)

@@ -17,8 +17,6 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import Field
-
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.aggregates.errors import DomainError, NotFound
 from plera.aggregates.lead import Lead
@@ -28,7 +26,7 @@ from plera.aggregates.workspace import Workspace
 from plera.channels import linkedin
 from plera.channels.email import OutgoingEmail, SendFailed, send
 from plera.commands.changes import change
-from plera.commands.models import Command
+from plera.commands.models import Command, text
 from plera.commands.next_step import rules_of
 from plera.commands.outbound import (
     NoSender,
@@ -74,7 +72,7 @@ class ReplyNotSent(DomainError):
 
 
 class ReplyInThread(Command):
-    body: str = Field(min_length=1, max_length=20_000, description="the answer, as plain text")
+    body: str = text(20_000, blank=False, description="the answer, as plain text")
 
 
 def mark_thread(sv: Services, workspace_id: UUID, thread_id: UUID, read: bool, actor: str) -> dict[str, Any]:

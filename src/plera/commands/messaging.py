@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from plera.aggregates.lead import Lead
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
-from plera.commands.models import Command
+from plera.commands.models import Command, text
 from plera.messaging.drafting import DraftRequest, ProfileBrief, StepBrief, writer_for
 from plera.messaging.previews import Previewer
 from plera.messaging.readiness import NOTE_LIMIT, Lab, LeadCounts, SenderInfo, findings, questions
@@ -24,8 +25,8 @@ SAMPLE_LEADS = 5  # leads shown to the AI writer as examples of who it writes to
 
 
 class MessageIn(Command):
-    subject: str | None = Field(default=None, max_length=500)
-    body: str = Field(max_length=20_000)
+    subject: str | None = text(500, default=None, description="a jinja2 template; one line once rendered")
+    body: str = text(20_000, description="a jinja2 template")
 
 
 class ChooseSenders(Command):
@@ -188,7 +189,7 @@ def _rendered_lengths(
         for name, (step, limit) in checks.items():
             if len(items[step - 1].body) > limit:
                 answers[name] = answers.get(name, 0) + 1
-    return LeadCounts(counts.total, counts.no_email, counts.no_linkedin, answers)
+    return replace(counts, answers=answers)
 
 
 def previewer_for(sv: Services, sequence: Sequence, lab: Lab | None = None) -> Previewer:

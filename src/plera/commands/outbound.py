@@ -4,8 +4,10 @@ the sender's channel settings it goes out with (`outbox.py` sends it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.errors import MessageError
 from uuid import UUID
 
 from plera.aggregates.enrollment import LeadEnrollment
@@ -15,10 +17,12 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
 from plera.channels import linkedin
-from plera.channels.email import SmtpAccount
-from plera.messaging.templates import LEAD_FIELDS, context_of, render
+from plera.channels.email import OutgoingEmail, SmtpAccount, wire_bytes
+from plera.commands.models import email_address
+from plera.messaging.templates import LEAD_FIELDS, analyse, context_of, render
 from plera.messaging.unsubscribe import unsubscribe_url
 from plera.runtime import Services
+from plera.text import has_control
 
 
 class NoSender(DomainError):
@@ -26,7 +30,9 @@ class NoSender(DomainError):
 
 
 class Unrenderable(Exception):
-    """The approved text does not render for this lead (the step is skipped with this reason)."""
+    """The message cannot be made for this lead: its approved text does not render, or the email
+    cannot be written (an address that is not one mailbox, a header with a line break). The send
+    protocol fails the step for good with this reason, before its dispatch."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,11 @@ class OutboundMessage:
         def rendered(number: int, part: str) -> str:
             approved = sequence.approved_text(number, lead.id)
             source = (approved or {}).get(part) or ""
-            out = render(source, context, channel=enrollment.channel_of(number))
+            channel_of_step = enrollment.channel_of(number)
+            out = render(source, context, channel=channel_of_step)
             if out.error:
                 raise Unrenderable(f"step {number} {part} does not render: {out.error}")
+            _check_lead_values(analyse(source, channel=channel_of_step).variables, context.lead)
             return out.text.strip() if part == "subject" else out.text
 
         if channel == "linkedin_invite" and sequence.settings.get("invite_without_note"):
@@ -86,7 +94,7 @@ class OutboundMessage:
             in_reply_to, references = first[1], (first[1],)
             thread = rendered(first[0], "subject")
             subject = subject or (f"Re: {thread}" if thread else "")
-        return cls(
+        message = cls(
             channel,
             message_id,
             str(lead.details.get("email")),
@@ -97,6 +105,40 @@ class OutboundMessage:
             references,
             unsubscribe,
         )
+        message.check_buildable(sender)
+        return message
+
+    def as_email(self) -> OutgoingEmail:
+        return OutgoingEmail(
+            message_id=self.message_id,
+            to=self.to,
+            subject=self.subject or "",
+            text=self.text or "",
+            date=self.date,
+            in_reply_to=self.in_reply_to,
+            references=self.references,
+            unsubscribe_url=self.unsubscribe_url,
+        )
+
+    def check_buildable(self, sender: SenderAccount) -> None:
+        """Writes the email once as it would go on the wire, so that what cannot be written is found
+        before the dispatch (and fails this step with its reason) rather than in the channel, where
+        the step would stay dispatching until its outcome is unknown."""
+        try:
+            email_address(self.to)
+            from_only = SmtpAccount(host="", port=0, from_name=sender.name, from_address=sender.address)
+            wire_bytes(from_only, self.as_email())
+        except (ValueError, TypeError, LookupError, MessageError) as error:  # UnicodeError is a ValueError
+            raise Unrenderable(f"the email cannot be written: {error}") from None
+
+
+def _check_lead_values(used: frozenset[str], lead: Mapping[str, str]) -> None:
+    """A lead's name or company holding a line break (or another control character) is broken data,
+    which no message should show (in a subject it would forge a header): the message is not made."""
+    for name in sorted(used):
+        value = lead.get(name.removeprefix("lead.")) if name.startswith("lead.") else None
+        if value is not None and has_control(value):
+            raise Unrenderable(f"{name} of this lead holds a line break or another control character")
 
 
 def profile_url(lead: Lead) -> str:

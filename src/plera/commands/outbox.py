@@ -21,7 +21,7 @@ from uuid import UUID
 
 from plera.aggregates.sender_account import SenderAccount
 from plera.channels import linkedin
-from plera.channels.email import OutgoingEmail, SendFailed, SmtpAccount, SmtpConnections
+from plera.channels.email import SendFailed, SmtpAccount, SmtpConnections
 from plera.commands.outbound import NoSender, OutboundMessage, linkedin_account, smtp_account
 from plera.runtime import Services
 
@@ -110,17 +110,7 @@ class Outbox:
         try:
             if message.channel == "email":
                 account = self._smtp_account(sender)
-                email = OutgoingEmail(
-                    message_id=message.message_id,
-                    to=message.to,
-                    subject=message.subject or "",
-                    text=message.text or "",
-                    date=message.date,
-                    in_reply_to=message.in_reply_to,
-                    references=message.references,
-                    unsubscribe_url=message.unsubscribe_url,
-                )
-                await self._smtp.send(account, email)
+                await self._smtp.send(account, message.as_email())
                 return
             provider = self._linkedin_account(sender)
         except NoSender as e:

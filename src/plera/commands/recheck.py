@@ -3,7 +3,8 @@ checked against the truth, not the read model: the enrollment, lead, sequence, s
 as stored, loaded for a whole pass (each kind in one query), and the suppression list. The step
 still waits, no reply came for a no_reply step, the lead, sequence and sender are active, the
 recipient's window is open, the lead can be reached on the channel and is not suppressed, and the
-approved text renders. The answer is a verdict: give the claim back, skip the step, or ready.
+message can be made: the approved text renders and the email can be written. The answer is a
+verdict: give the claim back, skip the step, fail it for good (the message cannot be made), or ready.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Fail:
+    """The message cannot be made for this lead: the step fails for good, never dispatched."""
+
+    where: Where
+    message_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Ready:
     """May go: once its StepDispatching is appended, it is decided."""
 
@@ -66,7 +76,7 @@ class Ready:
     message: OutboundMessage
 
 
-Verdict = Release | Skip | Ready
+Verdict = Release | Skip | Fail | Ready
 CANCELLED = Release(refund=True, not_before=None, name="cancelled")
 
 
@@ -132,7 +142,7 @@ def recheck(sv: Services, known: Known, claim: Claim, now: datetime) -> Verdict:
     try:  # rendered before the decision: nothing but the append may stand between the re-check and it
         message = OutboundMessage.for_step(sv, where.sequence, enrollment, lead, sender, step, message_id, now)
     except Unrenderable as e:
-        return Skip(where, str(e))
+        return Fail(where, message_id, str(e))
     return Ready(where, sender, message)
 
 

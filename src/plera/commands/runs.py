@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import Field
-
 from plera.aggregates.run import Run
-from plera.commands.models import Command
+from plera.commands.models import Command, Line, line
 from plera.runtime import Services
 
 
 class CreateRun(Command):
-    name: str = Field(min_length=1, max_length=200)
-    play_id: str | None = None
+    name: Line = line()
+    play_id: Line | None = line(100, default=None)
 
 
 def create_run(sv: Services, workspace_id: UUID, cmd: CreateRun, actor: str) -> Run:

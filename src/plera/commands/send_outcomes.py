@@ -60,6 +60,20 @@ def skipped(sv: Services, where: Where, reason: str) -> Record:
     return Record(where.claim, where.enrollment, skip, "skipped", refund=True)
 
 
+def unbuildable(sv: Services, where: Where, message_id: str, reason: str) -> Record:
+    """A message that cannot be made for the lead fails its step for good; the next step comes on,
+    whose message may well be made (a failed render is the message's fault, not the address's)."""
+    step = where.claim.step
+
+    def fail(e: LeadEnrollment) -> None:
+        now = sv.clock.now()
+        if still_waiting(e, step):
+            e.record_unbuildable(step=step, message_id=message_id, reason=reason, at=now, actor=ACTOR)
+            schedule_next(e, where.sequence, where.rules, where.zone, at=now, actor=ACTOR)
+
+    return Record(where.claim, where.enrollment, fail, "failed", refund=True)
+
+
 def outcome_of(
     sv: Services, where: Where, sender_id: UUID, failure: SendFailed | None, at: datetime, paused: set[UUID]
 ) -> Record:

@@ -5,37 +5,43 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from plera.aggregates.sender_account import SenderAccount
-from plera.commands.models import Command
+from plera.commands.models import ADDRESS_MAX, LONG_TEXT_MAX, URL_MAX, Command, Line, email_address, line, text
 from plera.runtime import Services
 
 
 class SmtpSettings(Command):
-    host: str = Field(min_length=1)
+    host: Line = line(255)
     port: int = Field(ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
+    username: Line | None = line(ADDRESS_MAX, default=None)
+    password: SecretStr | None = Field(default=None, max_length=1_000)
     starttls: bool = True
 
 
 class ProviderSettings(Command):
-    base_url: str = Field(min_length=1)
-    api_key: SecretStr
-    account_id: str = Field(min_length=1)
+    base_url: Line = line(URL_MAX)
+    api_key: SecretStr = Field(min_length=1, max_length=1_000)
+    account_id: Line = line()
 
 
 class AddSenderAccount(Command):
     channel: Literal["email", "linkedin"]
-    name: str = Field(min_length=1, max_length=200)
-    address: str = Field(min_length=1, max_length=500)
-    signature: str | None = None
+    name: Line = line(description="shown as the sender of its messages")
+    address: Line = line(URL_MAX, description="an email sender's one address, or a LinkedIn sender's profile URL")
+    signature: str | None = text(LONG_TEXT_MAX, default=None)
     daily_limit: int = Field(ge=1, le=10_000)
     weekly_invite_limit: int | None = Field(default=None, ge=1, le=1_000)
     premium: bool = False
     smtp: SmtpSettings | None = None
     provider: ProviderSettings | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _one_mailbox(cls, address: str, info: ValidationInfo) -> str:
+        """An email sender's address goes into the From header: exactly one mailbox, nothing more."""
+        return email_address(address) if info.data.get("channel") == "email" else address
 
     @model_validator(mode="after")
     def _settings_match_channel(self) -> AddSenderAccount:

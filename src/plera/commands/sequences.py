@@ -14,13 +14,13 @@ from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
 from plera.commands.enrollments import enroll_sequence, start_waiting
 from plera.commands.messaging import readiness_of
-from plera.commands.models import Command
+from plera.commands.models import Command, Line, line
 from plera.runtime import Services
 
 
 class StepIn(Command):
-    key: str | None = Field(default=None, max_length=40, description="an existing step's key: keeps its message")
-    name: str | None = Field(default=None, max_length=200)
+    key: Line | None = line(40, default=None, description="an existing step's key: keeps its message")
+    name: Line | None = line(blank=True, default=None)
     channel: Literal["email", "linkedin_invite", "linkedin_message"]
     delay_days: int = Field(ge=0, le=365)
     condition: Literal["always", "no_reply"] = "always"
@@ -30,24 +30,24 @@ class SettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     company_stop: Literal["off", "stop", "pause"] | None = None
-    daily_new_leads: int | None = Field(default=None, ge=1)
+    daily_new_leads: int | None = Field(default=None, ge=1, le=100_000)
     invite_without_note: bool | None = None
 
 
 class CreateSequence(Command):
     run_id: UUID
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = line()
     strategy_profile_id: UUID | None = None
-    source_group_ids: list[UUID] = Field(default_factory=list)
+    source_group_ids: list[UUID] = Field(default_factory=list, max_length=100)
     steps: list[StepIn] = Field(min_length=1, max_length=50)
     settings: SettingsIn | None = None
 
 
 class ChangeSequence(Command):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = line(default=None)
     settings: SettingsIn | None = None
     steps: list[StepIn] | None = Field(default=None, min_length=1, max_length=50)
-    source_group_ids: list[UUID] | None = None
+    source_group_ids: list[UUID] | None = Field(default=None, max_length=100)
 
 
 def create_sequence(sv: Services, workspace_id: UUID, cmd: CreateSequence, actor: str) -> Sequence:

@@ -7,14 +7,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
-from pydantic import Field
 
 from plera.aggregates.base import PleraAggregate
 from plera.aggregates.lead import Lead, SourceGroup, lead_id_for
 from plera.aggregates.run import Run
 from plera.commands.enrollments import enroll_arrivals
 from plera.commands.lead_import import ParsedRows, Rejection
-from plera.commands.models import Command
+from plera.commands.models import Command, Line, line
 from plera.runtime import Services
 
 CHUNK = 1000
@@ -22,7 +21,7 @@ _ATTEMPTS = 3  # a concurrent import of the same person collides once, then sees
 
 
 class CreateSourceGroup(Command):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = line()
 
 
 def create_source_group(

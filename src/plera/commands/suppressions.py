@@ -14,13 +14,12 @@ from uuid import UUID
 from weakref import WeakKeyDictionary
 
 from eventsourcing.application import AggregateNotFoundError, Repository
-from pydantic import Field
 
 from plera.aggregates.errors import NotFound
 from plera.aggregates.lead import Lead
 from plera.aggregates.suppressions import SKIP_REASONS, SuppressionList, entry_view
 from plera.commands.changes import Changes, atomically
-from plera.commands.models import Command
+from plera.commands.models import Command, Line, line, text
 from plera.commands.replies import open_enrollments_of_person
 from plera.eventstore import EventStore
 from plera.messaging.unsubscribe import read_token
@@ -36,12 +35,10 @@ SuppressionSource = Literal["manual", "unsubscribe", "hard_bounce", "complaint"]
 
 class AddSuppression(Command):
     kind: SuppressionKind
-    value: str = Field(
-        min_length=1,
-        max_length=1000,
-        description="an email address, a domain (its subdomains are suppressed too) or a LinkedIn profile URL",
+    value: Line = line(
+        1000, description="an email address, a domain (its subdomains are suppressed too) or a LinkedIn profile URL"
     )
-    reason: str | None = Field(default=None, max_length=500, description="why, for the people who read the list")
+    reason: str | None = text(500, blank=False, default=None, description="why, for the people who read the list")
 
 
 class Added(NamedTuple):

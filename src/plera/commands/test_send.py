@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from plera.aggregates.errors import InvalidValue
 from plera.aggregates.lead import Lead
@@ -13,7 +13,7 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.channels.email import OutgoingEmail, send
 from plera.commands.messaging import previewer_for
-from plera.commands.models import Command
+from plera.commands.models import Command, EmailAddress
 from plera.commands.outbound import NoSender, smtp_account
 from plera.projections.lead_data import lead_rows
 from plera.runtime import Services
@@ -24,17 +24,7 @@ CHANNEL_NAMES = {"email": "email", "linkedin_invite": "LinkedIn invite note", "l
 class TestSend(Command):
     step: int = Field(ge=1, le=50)
     lead_id: UUID
-    to: str = Field(min_length=3, max_length=320, description="the test address")
-
-    @field_validator("to")
-    @classmethod
-    def _an_address(cls, value: str) -> str:
-        """One bare address: no list, no display name (a test goes to exactly one inbox)."""
-        address = value.strip()
-        local, _, domain = address.rpartition("@")
-        if not local or "." not in domain or any(c.isspace() or c in ',;<>()"[]\\' for c in address):
-            raise ValueError("not one email address")
-        return address
+    to: EmailAddress = Field(description="the test address: one bare address (a test goes to exactly one inbox)")
 
 
 def test_send(sv: Services, workspace_id: UUID, sequence_id: UUID, cmd: TestSend, actor: str) -> dict[str, Any]:

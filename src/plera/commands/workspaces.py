@@ -4,36 +4,43 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field
 
 from plera.aggregates.errors import NotFound
-from plera.aggregates.workspace import Workspace
-from plera.commands.models import Command, Zone
+from plera.aggregates.workspace import OUT_OF_OFFICE_PAUSE_DAYS, Workspace
+from plera.commands.models import Command, HolidayCountry, Line, Zone, line
 from plera.runtime import Services
 from plera.secrets import hash_token
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+TimeOfDay = Annotated[str, Field(max_length=5, pattern="^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
+_LOW_PAUSE, _HIGH_PAUSE = OUT_OF_OFFICE_PAUSE_DAYS
+
 
 class CreateWorkspace(Command):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = line()
     timezone: Zone = "UTC"
-    window_start: str = "09:00"
-    window_end: str = "17:00"
-    sending_days: list[str] | None = None
-    holiday_countries: list[str] = Field(default_factory=list)
+    window_start: TimeOfDay = "09:00"
+    window_end: TimeOfDay = "17:00"
+    sending_days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
+    holiday_countries: list[HolidayCountry] = Field(default_factory=list, max_length=20)
 
 
 class ChangeWorkspace(Command):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = line(default=None)
     timezone: Zone | None = None
-    window_start: str | None = None
-    window_end: str | None = None
-    sending_days: list[str] | None = None
-    holiday_countries: list[str] | None = None
+    window_start: TimeOfDay | None = None
+    window_end: TimeOfDay | None = None
+    sending_days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
+    holiday_countries: list[HolidayCountry] | None = Field(default=None, max_length=20)
     out_of_office_pause_days: int | None = Field(
-        default=None, description="days an auto-reply that names no return date pauses the lead (1 to 90)"
+        default=None,
+        ge=_LOW_PAUSE,
+        le=_HIGH_PAUSE,
+        description="days an auto-reply that names no return date pauses the lead",
     )
 
 
@@ -52,7 +59,7 @@ def create_workspace(sv: Services, cmd: CreateWorkspace, actor: str) -> NewWorks
         timezone=cmd.timezone,
         window_start=cmd.window_start,
         window_end=cmd.window_end,
-        sending_days=cmd.sending_days,
+        sending_days=None if cmd.sending_days is None else list[str](cmd.sending_days),
         holiday_countries=cmd.holiday_countries,
         webhook_secret_id=sv.vault.put(webhook_secret),
         at=at,

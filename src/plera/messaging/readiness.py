@@ -2,7 +2,9 @@
 
 Pure. Templates are read statically (templates.analyse), never rendered per lead: what depends
 on the leads is asked of the database as counts (LeadQuestions → LeadCounts, answered by
-projections/lead_data.py), so a 10,000-lead sequence is one aggregate query.
+projections/lead_data.py), so a 10,000-lead sequence is one aggregate query. One render per
+template checks the size bound (templates.RENDER_LIMIT): for "the longest lead", whose every field is
+the longest value among the leads, with the longest name and signature of the chosen senders.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from plera.aggregates.sequence_messages import SENDER_CHANNELS
-from plera.messaging.templates import UNSUBSCRIBE_URL, Analysis, Segment, analyse
+from plera.messaging.templates import UNSUBSCRIBE_URL, Analysis, Segment, analyse, context_of, render
 
 BLOCKING = "blocking"
 WARNING = "warning"
@@ -39,6 +41,8 @@ NOTE_LIMIT = {True: 300, False: 200}  # LinkedIn invite notes: premium accounts,
 MESSAGE_LIMIT = 8000  # LinkedIn messages
 START_DAYS_WARNING = 5  # starting every lead taking longer than this many sending days is worth a warning
 SIGNATURE_LENGTH = 200  # what a sender's name or signature may add to a note, when it is not known
+# As long as a real unsubscribe link (the public URL, /v1/unsubscribe/ and a 64-character token).
+SAMPLE_UNSUBSCRIBE_URL = "https://plera.example/v1/unsubscribe/" + "x" * 64
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class LeadCounts:
     no_email: int = 0
     no_linkedin: int = 0
     answers: dict[str, int] = field(default_factory=dict)  # name → how many leads
+    longest: dict[str, str] = field(default_factory=dict)  # lead field → its longest value among the leads
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,9 @@ def _template_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
         for part, analysis in parts.items():
             if analysis.error:
                 found.append(Finding("template_error", f"step {number} {part}: {analysis.error}", [number]))
+            elif (too_long := _longest_render_error(lab, step, message.get(part), counts)) is not None:
+                detail = f"step {number} {part}, for the lead with the longest fields: {too_long}"
+                found.append(Finding("template_error", detail, [number]))
             if analysis.unknown:
                 names = sorted(analysis.unknown)
                 detail = f"step {number} {part}: {_and(names)} {'is' if len(names) == 1 else 'are'} not known"
@@ -290,6 +298,17 @@ def _template_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
             detail = f"step {number} uses {'a word' if len(words) == 1 else 'words'} to avoid: {_and(words)}"
             found.append(Finding("avoid_word", detail, [number]))
     return found
+
+
+def _longest_render_error(lab: Lab, step: dict[str, Any], source: str | None, counts: LeadCounts) -> str | None:
+    """Why the template does not render for the longest lead and sender (past the size bound), or None."""
+    if not source:
+        return None
+    sender = {
+        name: max(_sender_values(lab, step, f"sender.{name}"), key=len, default=None) for name in ("name", "signature")
+    }
+    context = context_of(counts.longest, sender, SAMPLE_UNSUBSCRIBE_URL)
+    return render(source, context, channel=step["channel"]).error
 
 
 def _sender_variable_findings(

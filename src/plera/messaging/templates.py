@@ -2,6 +2,11 @@
 
 A template is read first (`analyse`), and one the reading refuses is never run. What does run sees only the
 allowed variables: no globals, no other filters. Rendering never raises; a problem comes back as `error`.
+
+The output is bounded per channel (`RENDER_LIMIT`): the reading bounds what a template may build with
+fields of an assumed length, but the real fields (a sender's signature, say) may be longer, and a
+loop multiplies them. The text is generated piece by piece and the render stops as soon as it passes
+the bound, so a template that would build megabytes costs no more memory than the bound.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from plera.messaging.template_analysis import (
 
 __all__ = [
     "LEAD_FIELDS",
+    "RENDER_LIMIT",
     "SENDER_FIELDS",
     "UNSUBSCRIBE_URL",
     "VARIABLES",
@@ -44,6 +50,11 @@ __all__ = [
     "render",
     "variables_for",
 ]
+
+
+RENDER_LIMIT = {"email": 100_000, "linkedin_invite": 10_000, "linkedin_message": 10_000}
+"""Characters a rendered subject or body may have, by channel: far above any real message (a LinkedIn
+message's own limit, 8,000, is a readiness finding below it), far below what would strain a worker."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +92,26 @@ def render(source: str, context: RenderContext, *, channel: str) -> Rendered:
     used: list[str] = []
     token = _fallbacks_used.set(used)
     try:
-        text = _compiled(source).render(_variables(context, channel))
+        text = _bounded(_compiled(source), _variables(context, channel), RENDER_LIMIT[channel])
     except Exception as error:  # a template problem is an answer, never a crash of the send or the preview
         return Rendered(text="", error=_describe(error))
     finally:
         _fallbacks_used.reset(token)
+    if text is None:
+        return Rendered(text="", error=f"the rendered text is longer than {RENDER_LIMIT[channel]:,} characters")
     return Rendered(text=text, fallbacks_used=tuple(dict.fromkeys(used)))
+
+
+def _bounded(template: Template, variables: dict[str, Any], limit: int) -> str | None:
+    """The rendered text, or None as soon as it passes `limit` characters (nothing more is generated)."""
+    pieces: list[str] = []
+    size = 0
+    for piece in template.generate(variables):
+        size += len(piece)
+        if size > limit:
+            return None
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 class _Fields:

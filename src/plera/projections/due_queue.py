@@ -1,7 +1,7 @@
 """The due queue: scheduled steps not yet done, for the dispatcher to claim (the send protocol's step 1).
 
-A row appears on StepScheduled and goes on StepDispatching, StepSkipped, EnrollmentStopped and
-EnrollmentCompleted; its `paused` follows EnrollmentPaused and EnrollmentResumed.
+A row appears on StepScheduled and goes on StepDispatching, StepSkipped, StepSendFailed (a message
+that could not be built fails before its dispatch), EnrollmentStopped and EnrollmentCompleted; its `paused` follows EnrollmentPaused and EnrollmentResumed.
 
 A deleted row cannot remember the version that deleted it, so the version guard lives in
 due_enrollments, one row per enrollment that outlives its queue rows: every handler first moves
@@ -187,6 +187,7 @@ def _accepted(cur: Cursor, e: Envelope) -> None:
 
 due_queue.handles("enrollment", "StepDispatching")(_step_done)
 due_queue.handles("enrollment", "StepSkipped")(_step_done)
+due_queue.handles("enrollment", "StepSendFailed")(_step_done)
 due_queue.handles("enrollment", "EnrollmentStopped")(_enrollment_closed)
 due_queue.handles("enrollment", "EnrollmentCompleted")(_enrollment_closed)
 

@@ -54,11 +54,24 @@ def lead_counts(conn: Connection, workspace_id: UUID, group_ids: list[UUID], ask
             sql.SQL("count(*) FILTER (WHERE {} > {})").format(sql.SQL(" + ").join(terms), sql.Literal(check.limit))
         )
         names.append(check.name)
+    for lead_field in LEAD_FIELDS:  # the longest value of each field, for the size bound of templates
+        columns.append(
+            sql.SQL("(array_agg(nullif(btrim({0}), '') ORDER BY length(btrim({0})) DESC NULLS LAST))[1]").format(
+                sql.Identifier(lead_field)
+            )
+        )
     query = sql.SQL("SELECT {} FROM (" + _LEADS + ") l").format(sql.SQL(", ").join(columns))
     row = conn.execute(query, params).fetchone()
     assert row is not None
-    total, no_email, no_linkedin, *answers = row
-    return LeadCounts(total, no_email, no_linkedin, dict(zip(names, answers, strict=True)))
+    total, no_email, no_linkedin, *rest = row
+    answers, longest = rest[: len(names)], rest[len(names) :]
+    return LeadCounts(
+        total,
+        no_email,
+        no_linkedin,
+        dict(zip(names, answers, strict=True)),
+        longest={f: v for f, v in zip(LEAD_FIELDS, longest, strict=True) if v is not None},
+    )
 
 
 def lead_rows(

@@ -39,8 +39,10 @@ DOMINANCE = 10
 """How many times as populous a city's largest namesake must be as any namesake in another zone to count
 when the lead has no country."""
 
-# Files in the zone directory that name no place: the machine's own zone, a template, a placeholder.
+# Files in the zone directory that name no place: the machine's own zone, a template, a placeholder;
+# and the right/ (leap seconds) and posix/ copies of the real zones, which are the same places again.
 _NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_PLACE_PREFIXES = ("right/", "posix/")
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,16 @@ def _dominant_zone(places: tuple[_Place, ...]) -> str | None:
 
 
 @cache
+def place_zones() -> frozenset[str]:
+    """The IANA names of places, as the database spells them: what a person may choose as a zone."""
+    return frozenset(
+        name for name in available_timezones() if name not in _NOT_PLACES and not name.startswith(_NOT_PLACE_PREFIXES)
+    )
+
+
+@cache
 def _zone_names() -> dict[str, str]:
-    return {name.casefold(): name for name in available_timezones() if name not in _NOT_PLACES}
+    return {name.casefold(): name for name in place_zones()}
 
 
 class _Place(NamedTuple):

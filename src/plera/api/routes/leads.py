@@ -152,7 +152,12 @@ def get_history(
     caller: CallerDep,
     lead_id: LeadId,
     as_of: Annotated[
-        str | None, Query(description="ISO 8601; without a zone, UTC; default: every event, whatever the clock")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="ISO 8601; without a zone, UTC; default: every event, whatever the clock",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     return lead_history(sv, caller.workspace_id, lead_id, _instant(as_of))

@@ -6,13 +6,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from plera.api.auth import CallerDep
 from plera.api.deps import PagingDep, SenderId, ServicesDep, catalog_page
 from plera.api.models import Listed, Page
 from plera.api.problems import responses
-from plera.commands.models import Command
+from plera.commands.models import Command, text
 from plera.commands.sender_accounts import AddSenderAccount, add_sender_account, set_sender_status
 
 router = APIRouter(prefix="/sender-accounts", tags=["sender accounts"], responses=responses(401, 422))
@@ -52,7 +52,7 @@ class SenderItem(SenderFields, Listed):
 
 
 class PauseSender(Command):
-    reason: str = Field(default="manual", min_length=1, max_length=500)
+    reason: str = text(500, blank=False, default="manual", description="why, shown with the sender")
 
 
 @router.post("", status_code=201, response_model=SenderOut, summary="Add a sender account")

@@ -139,7 +139,13 @@ _LAUNCH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, response_model=SequenceOut, summary="Create a draft sequence")
+@router.post(
+    "",
+    status_code=201,
+    response_model=SequenceOut,
+    summary="Create a draft sequence (409 run_archived when its run is archived)",
+    responses=_STATE_ERRORS,
+)
 def post_sequence(sv: ServicesDep, caller: CallerDep, body: CreateSequence) -> dict[str, Any]:
     return create_sequence(sv, caller.workspace_id, body, caller.actor).as_dict()
 
@@ -182,7 +188,7 @@ def get_sequence_leads(
     caller: CallerDep,
     sequence_id: SequenceId,
     page: PagingDep,
-    step: Annotated[int | None, Query(ge=1, description="only leads whose next step is this one")] = None,
+    step: Annotated[int | None, Query(ge=1, le=50, description="only leads whose next step is this one")] = None,
     status: Annotated[LeadStatus | None, Query(description="only leads in this status")] = None,
 ) -> dict[str, Any]:
     return _leads(sv, caller, sequence_id, page, step, status)

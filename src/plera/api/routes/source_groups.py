@@ -104,7 +104,11 @@ _IMPORT_BODY = {
 
 
 @router.post(
-    "/runs/{run_id}/source-groups", status_code=201, response_model=SourceGroupOut, summary="Create a source group"
+    "/runs/{run_id}/source-groups",
+    status_code=201,
+    response_model=SourceGroupOut,
+    summary="Create a source group (409 run_archived when its run is archived)",
+    responses=responses(409),
 )
 def post_source_group(sv: ServicesDep, caller: CallerDep, run_id: RunId, body: CreateSourceGroup) -> dict[str, Any]:
     group = create_source_group(sv, caller.workspace_id, run_id, body, caller.actor)

@@ -7,9 +7,9 @@ in a message and must not unsubscribe anyone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
@@ -44,6 +44,10 @@ DONE_PAGE = _PAGE.format(
     body="<p>We will not write to you again, by email or on LinkedIn. You can close this page.</p>",
 )
 
+# A token is base64url of 48 bytes (64 characters). The schema says so; a token that is not one
+# answers 404 like any other bad token, so the bound is documented rather than enforced here.
+Token = Annotated[str, Path(json_schema_extra={"maxLength": 100, "pattern": "^[A-Za-z0-9_-]+$"})]
+
 
 class UnsubscribedOut(BaseModel):
     unsubscribed: bool
@@ -55,7 +59,7 @@ class UnsubscribedOut(BaseModel):
     summary="The confirmation page of an unsubscribe link (unsubscribes nobody)",
     description="No API key. Shows a page with a button that POSTs to the same URL. A bad token is 404.",
 )
-def get_unsubscribe(sv: ServicesDep, token: str) -> HTMLResponse:
+def get_unsubscribe(sv: ServicesDep, token: Token) -> HTMLResponse:
     unsubscriber(sv, token)
     return HTMLResponse(CONFIRM_PAGE, headers=_HEADERS)
 
@@ -72,7 +76,7 @@ def get_unsubscribe(sv: ServicesDep, token: str) -> HTMLResponse:
     ),
     responses={200: {"content": {"text/html": {}}}},
 )
-def post_unsubscribe(sv: ServicesDep, token: str, request: Request) -> Response:
+def post_unsubscribe(sv: ServicesDep, token: Token, request: Request) -> Response:
     unsubscribe(sv, token)
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(DONE_PAGE, headers=_HEADERS)

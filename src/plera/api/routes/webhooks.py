@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,10 @@ from plera.commands.linkedin_inbound import LinkedInEvent, take_in
 from plera.runtime import Services
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=responses(401, 404, 422))
+
+# A uuid, as the schema says; any other text answers 401 like a bad signature, so that the webhook
+# tells a stranger nothing about which workspaces exist.
+WorkspaceId = Annotated[str, Path(json_schema_extra={"format": "uuid", "maxLength": 36})]
 
 
 async def signed_body(sv: Services, workspace_id: str, request: Request) -> tuple[UUID, bytes]:
@@ -60,7 +64,7 @@ def _webhook_secret(sv: Services, workspace_id: UUID) -> str:
     summary="A raw RFC 5322 message (message/rfc822): matched, classified and applied before the 202",
     openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
 )
-async def post_email(sv: ServicesDep, workspace_id: str, request: Request) -> dict[str, Any]:
+async def post_email(sv: ServicesDep, workspace_id: WorkspaceId, request: Request) -> dict[str, Any]:
     ws, body = await signed_body(sv, workspace_id, request)
     if not body.strip():
         raise ApiError(422, "invalid_request", "the body must be a raw RFC 5322 message")
@@ -73,7 +77,7 @@ async def post_email(sv: ServicesDep, workspace_id: str, request: Request) -> di
     status_code=202,
     summary="LinkedIn provider events: invite_accepted, message_received (docs/linkedin-provider.md)",
 )
-async def post_linkedin(sv: ServicesDep, workspace_id: str, request: Request) -> dict[str, Any]:
+async def post_linkedin(sv: ServicesDep, workspace_id: WorkspaceId, request: Request) -> dict[str, Any]:
     ws, body = await signed_body(sv, workspace_id, request)
     try:
         event = LinkedInEvent.model_validate_json(body)
