@@ -3,7 +3,8 @@ checked against the truth, not the read model: the enrollment, lead, sequence, s
 as stored, loaded for a whole pass (each kind in one query), and the suppression list. The step
 still waits, no reply came for a no_reply step, the lead, sequence and sender are active, the
 recipient's window is open, the lead can be reached on the channel and is not suppressed, and the
-approved text renders. The answer is a verdict: give the claim back, skip the step, or ready.
+approved text renders. The answer is a verdict: give the claim back, skip the step, move the lead
+to another sender (its own was taken out of the sequence's), or ready.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.commands.claims import Claim
+from plera.commands.failover import move_for
 from plera.commands.next_step import rules_of, zone_of
 from plera.commands.outbound import OutboundMessage, Unrenderable
 from plera.commands.suppressions import suppression_for
@@ -65,8 +67,16 @@ class Ready:
     message: OutboundMessage
 
 
-Verdict = Release | Skip | Ready
+@dataclass(frozen=True)
+class Reassign:
+    """Its sender was taken out of the sequence's senders: the lead moves to another (failover.py), not sent now."""
+
+    where: Where
+
+
+Verdict = Release | Skip | Ready | Reassign
 CANCELLED = Release(refund=True, not_before=None, name="cancelled")
+MOVE_SETTLES = timedelta(minutes=1)  # a moved step's queue row names its new sender by then (SenderReassigned)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,11 @@ def recheck(sv: Services, known: Known, claim: Claim, now: datetime) -> Verdict:
     sender = known.senders.get(claim.sender_id) if claim.sender_id is not None else None
     if sender is not None and sender.status != "active":
         return CANCELLED
+    if claim.sender_id is not None and claim.sender_id != enrollment.sender_of(step):
+        # Moved to another sender since the queue row was written: it comes back naming that one.
+        return Release(refund=True, not_before=now + MOVE_SETTLES, name="deferred")
+    if sender is not None and move_for(enrollment, step, where.sequence, {sender.id: sender}, sv) is not None:
+        return Reassign(where)
     lead = known.leads[enrollment.lead_id]
     skip = _reason_to_skip(sv, enrollment, lead, sender, where.sequence, step, now)
     if skip == "wait":
