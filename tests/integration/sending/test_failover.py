@@ -11,6 +11,7 @@ from uuid import UUID
 
 from plera.aggregates.enrollment import StepStatus
 from plera.commands.sender_accounts import set_sender_status
+from plera.projections.dashboard import sequence_dashboard, sequence_problems
 from plera.projections.lead_timeline import lead_timeline
 from tests.integration.sending.helpers import add_email_sender, due_rows, one_lead_each, send_email_from, sender
 from tests.integration.sending.world import ACTOR, World
@@ -132,3 +133,46 @@ def test_a_lead_stays_on_its_paused_sender_when_no_other_sender_of_the_channel_i
     assert fail_over_together(world) == 0
     assert world.enrollment("Cleo").senders["email"] == cal
     assert len(world.emails_to(cleo["email"])) == 0
+
+
+def test_the_dashboard_counts_a_lead_waiting_on_a_paused_sender_as_failed_and_names_the_sender(world):
+    world.smtp.require_auth("bea", "bea-secret")
+    bea, cal, ben, cleo = two_senders(world, ONE_EMAIL)
+    assert world.sequence_id is not None
+    with world.sv.db.pool.connection() as conn:
+        assert sequence_problems(conn, world.sequence_id, [bea, cal]) == []
+
+    world.advance(hours=1)
+    reason = sender(world, cal).paused_reason
+    with world.sv.db.pool.connection() as conn:
+        board = sequence_dashboard(conn, world.workspace_id, world.sequence_id, [bea, cal])
+        alone = sequence_problems(conn, world.sequence_id, [bea, cal])
+    assert board is not None
+    (step,) = board["steps"]
+    assert (step["sent"], step["failed"], step["scheduled"]) == (1, 1, 1)
+    assert (
+        board["problems"]
+        == alone
+        == [
+            {
+                "code": "sender_paused",
+                "detail": f"Cal is paused ({reason}): 1 lead wait on it",
+                "sender_id": cal,
+                "sender_name": "Cal",
+                "reason": reason,
+                "leads_waiting": 1,
+                "steps": [1],
+            }
+        ]
+    )
+
+    world.clock.advance(timedelta(hours=24))
+    fail_over_together(world)
+    world.dispatch()
+    with world.sv.db.pool.connection() as conn:
+        board = sequence_dashboard(conn, world.workspace_id, world.sequence_id, [bea, cal])
+    assert board is not None
+    (step,) = board["steps"]
+    assert (step["sent"], step["failed"]) == (2, 0)  # Cleo's went out through Bea
+    (problem,) = board["problems"]
+    assert (problem["code"], problem["leads_waiting"], problem["steps"]) == ("sender_paused", 0, [])
