@@ -26,7 +26,7 @@ from plera.aggregates.errors import DomainError
 from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sender_assignment import assign
 from plera.aggregates.sequence import Sequence
-from plera.aggregates.sequence_steps import sender_failover
+from plera.aggregates.sequence_steps import DEFAULT_SETTINGS, sender_failover
 from plera.commands.changes import change
 from plera.commands.enrollments import sender_candidates
 from plera.runtime import Services
@@ -34,16 +34,18 @@ from plera.runtime import Services
 ACTOR = "worker"
 TAKEN_OUT = "the sender was taken out of the sequence's senders"
 
-# Due queue rows whose sender is not active (paused, unverified, removed, or unknown to the catalog),
-# of running sequences, not claimed: the candidates for a move. The wait is judged on the aggregates.
+# Due queue rows of running sequences, not claimed, waiting on a sender the catalog shows as not
+# active, and due for longer than their sequence's wait: the candidates for a move, oldest first.
+# Driven from the stopped senders (few) through the queue's sender index. The aggregates decide.
 _STRANDED = """
-SELECT d.enrollment_id, d.step FROM read.due_queue d
+SELECT d.enrollment_id, d.step, d.sequence_id, d.sender_id, d.channel FROM read.catalog a
+JOIN read.due_queue d ON d.sender_id = a.id AND NOT d.paused
 JOIN read.catalog s ON s.id = d.sequence_id AND s.status = 'active'
-LEFT JOIN read.catalog a ON a.id = d.sender_id
-WHERE NOT d.paused AND d.sender_id IS NOT NULL AND d.eligible_at <= %(now)s
-  AND a.status IS DISTINCT FROM 'active'
+WHERE a.kind = 'sender_account' AND a.status <> 'active'
+  AND (%(workspace)s::uuid IS NULL OR a.workspace_id = %(workspace)s)
+  AND d.eligible_at <= %(now)s - make_interval(
+        hours => coalesce((s.data->'settings'->>'sender_failover_hours')::int, %(hours)s))
   AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
-  AND (%(workspace)s::uuid IS NULL OR d.workspace_id = %(workspace)s)
 ORDER BY d.eligible_at, d.enrollment_id, d.step
 LIMIT %(limit)s
 """
@@ -118,6 +120,18 @@ def reassign_stranded(sv: Services, *, limit: int = 500, workspace_id: UUID | No
     """Moves the due steps stranded on senders that are not active (of one workspace, or of all)
     once their wait is over; returns how many moved."""
     now = sv.clock.now()
+    hours = DEFAULT_SETTINGS["sender_failover_hours"]
     with sv.db.pool.connection() as conn:
-        rows = conn.execute(_STRANDED, {"now": now, "workspace": workspace_id, "limit": limit}).fetchall()
-    return sum(reassign(sv, enrollment_id, step, now) for enrollment_id, step in rows)
+        rows = conn.execute(
+            _STRANDED, {"now": now, "workspace": workspace_id, "hours": hours, "limit": limit}
+        ).fetchall()
+    others: dict[tuple[UUID, UUID], bool] = {}  # (sequence, stopped sender) → another active sender remains
+    moved = 0
+    for enrollment_id, step, sequence_id, sender_id, channel in rows:
+        if (sequence_id, sender_id) not in others:
+            family = Channel(channel).account_channel
+            candidates = sender_candidates(sv, sv.events.get(sequence_id, Sequence)).get(family, [])
+            others[(sequence_id, sender_id)] = any(c.sender_id != sender_id for c in candidates)
+        if others[(sequence_id, sender_id)]:  # else the lead has nowhere to go: not worth loading
+            moved += reassign(sv, enrollment_id, step, now)
+    return moved

@@ -23,11 +23,13 @@ TWO_EMAILS = [
 ]
 
 
-def two_senders(world: World, steps: list[dict[str, object]]) -> tuple[UUID, UUID, dict[str, str], dict[str, str]]:
+def two_senders(
+    world: World, steps: list[dict[str, object]], **settings: object
+) -> tuple[UUID, UUID, dict[str, str], dict[str, str]]:
     """Bea and Cal send the sequence's email; Ben is Bea's lead, Cleo Cal's."""
     bea = add_email_sender(world, "Bea", daily_limit=100, username="bea", password="bea-secret")
     cal = add_email_sender(world, "Cal", daily_limit=100, username="cal", password="cal-secret")
-    world.launch(steps=steps)
+    world.launch(steps=steps, **settings)
     send_email_from(world, bea, cal)
     ben, cleo = one_lead_each(world, bea, cal)
     world.import_leads({"first_name": "Ben", **ben}, {"first_name": "Cleo", **cleo})
@@ -86,6 +88,19 @@ def test_a_lead_on_a_sender_paused_for_a_refused_login_gets_its_step_through_ano
         f"Step 1 (email) moved to another email sender, in a new thread: the sender is paused: "
         f"{sender(world, cal).paused_reason}"
     ]
+
+
+def test_the_wait_is_the_sequences_sender_failover_hours(world):
+    world.smtp.require_auth("bea", "bea-secret")
+    bea, cal, ben, cleo = two_senders(world, ONE_EMAIL, sender_failover_hours=2)
+    world.advance(hours=1)  # Cal's login is refused at 09:00
+
+    world.clock.advance(timedelta(hours=1, minutes=59))
+    assert fail_over_together(world) == 0
+    world.clock.advance(timedelta(minutes=1))
+    assert fail_over_together(world) == 1
+    assert world.dispatch() == {"sent": 1}
+    assert len(world.emails_to(cleo["email"])) == 1
 
 
 def test_a_later_email_through_the_new_sender_starts_a_new_thread_with_its_own_subject(world):
