@@ -11,8 +11,10 @@ from uuid import UUID
 
 from plera.aggregates.enrollment import StepStatus
 from plera.commands.sender_accounts import set_sender_status
+from plera.projections.all import ALL
 from plera.projections.dashboard import sequence_dashboard, sequence_problems
 from plera.projections.lead_timeline import lead_timeline
+from plera.projections.maintenance import verify
 from tests.integration.sending.helpers import add_email_sender, due_rows, one_lead_each, send_email_from, sender
 from tests.integration.sending.world import ACTOR, World
 
@@ -122,6 +124,7 @@ def test_a_later_email_through_the_new_sender_starts_a_new_thread_with_its_own_s
     _, second_to_ben = world.emails_to(ben["email"])
     assert second_to_ben["Subject"] == "Re: " + first["Subject"]  # Ben's thread stays with Bea
     assert any("Step 2 (email) moved to another email sender" in s for s in summaries(world, "Cleo"))
+    assert verify(world.sv, ALL) == []  # the due queue and the timeline rebuild to the same rows
 
 
 def test_a_sender_taken_out_of_the_sequences_senders_hands_its_leads_over_at_once(world):
