@@ -59,7 +59,12 @@ def test_a_new_sequence_is_a_draft_with_numbered_steps_and_default_settings(at):
     }
     assert [s["condition"] for s in sequence.steps] == ["always", "no_reply", "no_reply", "no_reply"]
     assert [s["step"] for s in sequence.as_dict()["steps"]] == [1, 2, 3, 4]
-    assert sequence.settings == {"company_stop": "off", "daily_new_leads": None, "invite_without_note": False}
+    assert sequence.settings == {
+        "company_stop": "off",
+        "daily_new_leads": None,
+        "invite_without_note": False,
+        "sender_failover_hours": 24,
+    }
 
 
 def test_a_sequence_without_steps_is_refused(at):
@@ -294,7 +299,12 @@ def test_a_settings_change_merges_into_the_current_settings(at):
     sequence.change_settings(changes={"daily_new_leads": 25}, at=at, actor="ops")
     sequence.change_settings(changes={"company_stop": "pause"}, at=at, actor="ops")
 
-    assert sequence.settings == {"company_stop": "pause", "daily_new_leads": 25, "invite_without_note": False}
+    assert sequence.settings == {
+        "company_stop": "pause",
+        "daily_new_leads": 25,
+        "invite_without_note": False,
+        "sender_failover_hours": 24,
+    }
 
 
 def test_daily_new_leads_can_be_lifted_with_null(at):

@@ -7,7 +7,7 @@ of decision is StepDispatching: rules here refuse it after a reply, a pause or a
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -19,6 +19,7 @@ from plera.aggregates.errors import (
     EnrollmentPausedError,
     InvalidValue,
     LeadHasReplied,
+    SenderFailoverNotDue,
     SequenceNotActive,
     StepNotInState,
 )
@@ -383,11 +384,15 @@ class LeadEnrollment(PleraAggregate):
         return None
 
     def first_email(self) -> tuple[int, str] | None:
-        """The step and message id of the first email that went out: later emails thread under it."""
+        """The step and message id of the first email of the lead's current thread that went out: later
+        emails thread under it. A move to another email sender starts a new thread (SenderReassigned)."""
+        first: tuple[int, str] | None = None
         for number, state in enumerate(self.steps, start=1):
-            if self.channel_of(number) == "email" and state["status"] == StepStatus.SENT.value:
-                return number, str(state["message_id"])
-        return None
+            if state.get("new_thread"):
+                first = None
+            if first is None and self.channel_of(number) == "email" and state["status"] == StepStatus.SENT.value:
+                first = number, str(state["message_id"])
+        return first
 
     def attempts_of(self, step: int) -> int:
         return int(self._state(step)["attempts"])
@@ -402,6 +407,54 @@ class LeadEnrollment(PleraAggregate):
             family = "email" if self.channel_of(number) == "email" else "linkedin"
             if family == channel_family and StepStatus(state["status"]) in (StepStatus.PENDING, StepStatus.SCHEDULED):
                 self._record(self.StepSkipped, at=at, actor=actor, step=number, reason=reason)
+
+    # ---- a sender that stopped: the lead moves to another
+
+    def sender_of(self, step: int) -> UUID | None:
+        """The sender account the lead keeps for the step's channel (email, or linkedin)."""
+        return self.senders.get(Channel(self.channel_of(step)).account_channel)
+
+    class SenderReassigned(PleraAggregate.Event):
+        """The lead's sender for a channel ("email" or "linkedin") changed, from `step` on: its sender
+        stopped (paused, removed) or was taken out of the sequence's senders. An email sender's change
+        starts a new thread: the next email carries its own subject, in reply to nothing before it."""
+
+        step: int
+        channel: str
+        from_sender_id: UUID | None
+        to_sender_id: UUID
+        reason: str
+
+        def apply(self, enrollment: LeadEnrollment) -> None:
+            enrollment.senders[self.channel] = self.to_sender_id
+            if self.channel == "email":
+                enrollment._state(self.step)["new_thread"] = True
+
+    def reassign_sender(
+        self, *, step: int, to_sender_id: UUID, reason: str, wait: timedelta, at: datetime, actor: str
+    ) -> None:
+        """Moves the waiting `step` (and the lead's later steps on its channel) to another sender, once
+        the step has been due for `wait` (the sequence's sender_failover_hours; none for a sender a
+        person took out of the sequence). Recorded once: a second worker's move fails the version check."""
+        self._check_open()
+        if step != self.next_step or self.step_status(step) not in (StepStatus.PENDING, StepStatus.SCHEDULED):
+            raise StepNotInState(f"step {step} is not waiting: only the lead's waiting next step moves")
+        current = self.sender_of(step)
+        if to_sender_id == current:
+            raise InvalidValue("the step is already the new sender's")
+        eligible = self._state(step)["eligible_at"]
+        if wait and (eligible is None or at < eligible + wait):
+            raise SenderFailoverNotDue(f"step {step} moves to another sender only once it has been due for {wait}")
+        self._record(
+            self.SenderReassigned,
+            at=at,
+            actor=actor,
+            step=step,
+            channel=Channel(self.channel_of(step)).account_channel,
+            from_sender_id=current,
+            to_sender_id=to_sender_id,
+            reason=reason,
+        )
 
     # ---- what came back: auto-replies, bounces, outcomes
 

@@ -60,6 +60,12 @@ class StepNotInState(DomainError):
     code = "step_state"
 
 
+class SenderFailoverNotDue(DomainError):
+    """Moving a lead off an unavailable sender before the sequence's sender_failover_hours have passed."""
+
+    code = "sender_failover_not_due"
+
+
 class NoMessage(DomainError):
     """Approving a step (or a lead's override) that has no message yet."""
 

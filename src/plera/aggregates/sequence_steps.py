@@ -6,14 +6,26 @@ with the step when draft steps are reordered, and a removed step takes its messa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 from plera.aggregates.channels import Channel, Condition
 from plera.aggregates.errors import InvalidValue
 
-DEFAULT_SETTINGS: dict[str, Any] = {"company_stop": "off", "daily_new_leads": None, "invite_without_note": False}
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "company_stop": "off",
+    "daily_new_leads": None,
+    "invite_without_note": False,
+    "sender_failover_hours": 24,
+}
 COMPANY_STOP = ("off", "stop", "pause")
+MAX_FAILOVER_HOURS = 720  # 30 days: a longer wait is a lead stranded in all but name
+
+
+def sender_failover(settings: dict[str, Any]) -> timedelta:
+    """How long a due step waits on a paused or unavailable sender before it moves to another one."""
+    return timedelta(hours=settings.get("sender_failover_hours", DEFAULT_SETTINGS["sender_failover_hours"]))
 
 
 def checked_steps(steps: list[dict[str, Any]], current: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -66,7 +78,7 @@ def checked_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
     unknown = set(changes) - set(DEFAULT_SETTINGS)
     if unknown:
         raise InvalidValue(f"unknown settings: {', '.join(sorted(unknown))}")
-    merged = current | changes
+    merged = DEFAULT_SETTINGS | current | changes  # a sequence created before a setting existed has its default
     if merged["company_stop"] not in COMPANY_STOP:
         raise InvalidValue("company_stop is off, stop or pause")
     limit = merged["daily_new_leads"]
@@ -74,4 +86,7 @@ def checked_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
         raise InvalidValue("daily_new_leads is a positive number, or null for no limit")
     if not isinstance(merged["invite_without_note"], bool):
         raise InvalidValue("invite_without_note is true or false")
+    hours = merged["sender_failover_hours"]
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 0 <= hours <= MAX_FAILOVER_HOURS:
+        raise InvalidValue(f"sender_failover_hours is a whole number of hours from 0 to {MAX_FAILOVER_HOURS}")
     return merged

@@ -27,9 +27,21 @@ from plera.aggregates.errors import DomainError, NotFound
 from plera.aggregates.sender_account import SenderAccount
 from plera.channels.errors import SendFailed
 from plera.commands.claims import LEASE, Claim, release_all
+from plera.commands.failover import reassign
 from plera.commands.outbound import OutboundMessage
 from plera.commands.outbox import Outbox
-from plera.commands.recheck import CANCELLED, Fail, Known, Ready, Release, Skip, Verdict, recheck
+from plera.commands.recheck import (
+    CANCELLED,
+    MOVE_SETTLES,
+    Fail,
+    Known,
+    Ready,
+    Reassign,
+    Release,
+    Skip,
+    Verdict,
+    recheck,
+)
 from plera.commands.send_outcomes import (
     ACTOR,
     Record,
@@ -70,7 +82,8 @@ def dispatch(sv: Services, claim: Claim) -> str:
 
 def dispatch_all(sv: Services, claims: list[Claim], outbox: Outbox | None = None) -> list[str]:
     """Runs the protocol for a pass's claims; returns what happened to each, in order: sent, failed,
-    retry, skipped, deferred, cancelled, sender_paused, returned (not tried in time), or unknown."""
+    retry, skipped, deferred, cancelled, sender_paused, moved (to another sender), returned (not tried in
+    time), or unknown."""
     if outbox is None:
         with Outbox(sv) as own:
             return dispatch_all(sv, claims, own)
@@ -84,9 +97,14 @@ def decide_pass(sv: Services, claims: list[Claim]) -> Decided:
     now = sv.clock.now()
     known = Known.load(sv, claims)
     verdicts = decide(sv, known, [recheck(sv, known, claim, now) for claim in claims], now)
-    release_all(
-        sv, [(c, v.refund, v.not_before) for c, v in zip(claims, verdicts, strict=True) if isinstance(v, Release)]
-    )
+    released = []
+    for claim, verdict in zip(claims, verdicts, strict=True):
+        if isinstance(verdict, Release):
+            released.append((claim, verdict.refund, verdict.not_before))
+        elif isinstance(verdict, Reassign):  # its queue row names the new sender once the move is projected
+            reassign(sv, claim.enrollment_id, claim.step, now)
+            released.append((claim, True, now + MOVE_SETTLES))
+    release_all(sv, released)
     return Decided(verdicts, not_after)
 
 
@@ -101,6 +119,8 @@ def record_pass(sv: Services, decided: Decided, results: list[BaseException | No
     for verdict in decided.verdicts:
         if isinstance(verdict, Release):
             names.append(verdict.name)
+        elif isinstance(verdict, Reassign):
+            names.append("moved")
         elif isinstance(verdict, Skip):
             records.append(skipped(sv, verdict.where, verdict.reason))
             names.append("skipped")

@@ -86,14 +86,22 @@ class OutboundMessage:
         body = rendered(step, "body")
         if channel != "email":
             return cls(channel, message_id, profile_url(lead), None, body, now)
+
+        def opening_subject() -> str:
+            """The sequence's first email's subject: the subject a thread starts with."""
+            first_step = next(n for n in range(1, step + 1) if enrollment.channel_of(n) == "email")
+            return rendered(first_step, "subject")
+
         subject = rendered(step, "subject")
         first = enrollment.first_email()
         in_reply_to: str | None = None
         references: tuple[str, ...] = ()
         if first is not None and first[0] != step:
             in_reply_to, references = first[1], (first[1],)
-            thread = rendered(first[0], "subject")
+            thread = rendered(first[0], "subject") or opening_subject()
             subject = subject or (f"Re: {thread}" if thread else "")
+        elif not subject:  # a new thread, through a sender that took the lead over: never "Re:" a mail it did not send
+            subject = opening_subject()
         message = cls(
             channel,
             message_id,

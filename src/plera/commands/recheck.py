@@ -4,7 +4,8 @@ as stored, loaded for a whole pass (each kind in one query), and the suppression
 still waits, no reply came for a no_reply step, the lead, sequence and sender are active, the
 recipient's window is open, the lead can be reached on the channel and is not suppressed, and the
 message can be made: the approved text renders and the email can be written. The answer is a
-verdict: give the claim back, skip the step, fail it for good (the message cannot be made), or ready.
+verdict: give the claim back, skip the step, fail it for good (the message cannot be made), move the
+lead to another sender (its own was taken out of the sequence's), or ready.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from plera.aggregates.sender_account import SenderAccount
 from plera.aggregates.sequence import Sequence
 from plera.aggregates.workspace import Workspace
 from plera.commands.claims import Claim
+from plera.commands.failover import move_for
 from plera.commands.next_step import reachable_on, rules_of, zone_of
 from plera.commands.outbound import OutboundMessage, Unrenderable
 from plera.commands.suppressions import suppression_for
@@ -76,8 +78,16 @@ class Ready:
     message: OutboundMessage
 
 
-Verdict = Release | Skip | Fail | Ready
+@dataclass(frozen=True)
+class Reassign:
+    """Its sender was taken out of the sequence's senders: the lead moves to another (failover.py), not sent now."""
+
+    where: Where
+
+
+Verdict = Release | Skip | Fail | Ready | Reassign
 CANCELLED = Release(refund=True, not_before=None, name="cancelled")
+MOVE_SETTLES = timedelta(minutes=1)  # a moved step's queue row names its new sender by then (SenderReassigned)
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,11 @@ def recheck(sv: Services, known: Known, claim: Claim, now: datetime) -> Verdict:
     sender = known.senders.get(claim.sender_id) if claim.sender_id is not None else None
     if sender is not None and sender.status != "active":
         return CANCELLED
+    if claim.sender_id is not None and claim.sender_id != enrollment.sender_of(step):
+        # Moved to another sender since the queue row was written: it comes back naming that one.
+        return Release(refund=True, not_before=now + MOVE_SETTLES, name="deferred")
+    if sender is not None and move_for(enrollment, step, where.sequence, {sender.id: sender}, sv) is not None:
+        return Reassign(where)
     lead = known.leads[enrollment.lead_id]
     skip = _reason_to_skip(sv, enrollment, lead, sender, where.sequence, step, now)
     if skip == "wait":

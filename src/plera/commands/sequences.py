@@ -32,6 +32,13 @@ class SettingsIn(BaseModel):
     company_stop: Literal["off", "stop", "pause"] | None = None
     daily_new_leads: int | None = Field(default=None, ge=1, le=100_000)
     invite_without_note: bool | None = None
+    sender_failover_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=720,
+        description="how long a due step waits on a paused or unavailable sender before it moves to another"
+        " active sender of the sequence for its channel (default 24; 0 moves it at once)",
+    )
 
 
 class CreateSequence(Command):

@@ -1,7 +1,8 @@
 """The due queue: scheduled steps not yet done, for the dispatcher to claim (the send protocol's step 1).
 
 A row appears on StepScheduled and goes on StepDispatching, StepSkipped, StepSendFailed (a message
-that could not be built fails before its dispatch), EnrollmentStopped and EnrollmentCompleted; its `paused` follows EnrollmentPaused and EnrollmentResumed.
+that could not be built fails before its dispatch), EnrollmentStopped and EnrollmentCompleted; its
+`paused` follows EnrollmentPaused and EnrollmentResumed, its `sender_id` SenderReassigned.
 
 A deleted row cannot remember the version that deleted it, so the version guard lives in
 due_enrollments, one row per enrollment that outlives its queue rows: every handler first moves
@@ -182,6 +183,22 @@ def _accepted(cur: Cursor, e: Envelope) -> None:
         cur,
         _ADVANCE + "UPDATE due_queue d SET not_before = NULL FROM g WHERE d.enrollment_id = g.enrollment_id",
         _params(e),
+    )
+
+
+@due_queue.handles("enrollment", "SenderReassigned")
+def _reassigned(cur: Cursor, e: Envelope) -> None:
+    """The lead's steps on that channel go out through the new sender from now on, and are looked at at once."""
+    _advance(
+        cur,
+        _ADVANCE.replace(
+            "paused = coalesce(",
+            "senders = senders || jsonb_build_object(%(family)s::text, %(to)s::text), paused = coalesce(",
+        )
+        + "UPDATE due_queue d SET sender_id = %(to)s::uuid, not_before = NULL, version = %(v)s FROM g"
+        " WHERE d.enrollment_id = g.enrollment_id"
+        " AND (CASE d.channel WHEN 'email' THEN 'email' ELSE 'linkedin' END) = %(family)s",
+        _params(e, family=e.payload["channel"], to=str(e.payload["to_sender_id"])),
     )
 
 

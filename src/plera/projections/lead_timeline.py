@@ -193,6 +193,15 @@ def _outcome_unknown(cur: Cursor, e: Envelope) -> None:
     _record(cur, e, f"{_step(cur, e)}: outcome unknown, not resent")
 
 
+@timeline.handles("enrollment", "SenderReassigned")
+def _reassigned(cur: Cursor, e: Envelope) -> None:
+    step, family = e.payload["step"], e.payload["channel"]  # the sender's channel: email or linkedin
+    channel = _channel(cur, e.aggregate_id, step)
+    label = f"Step {step} ({CHANNEL_NAMES.get(channel, channel)})" if channel else f"Step {step}"
+    moved = "another email sender, in a new thread" if family == "email" else "another LinkedIn sender"
+    _record(cur, e, f"{label} moved to {moved}: {e.payload['reason']}")
+
+
 @timeline.handles("enrollment", "StepSkipped")
 def _skipped(cur: Cursor, e: Envelope) -> None:
     _record(cur, e, f"{_step(cur, e)} skipped: {e.payload['reason']}")

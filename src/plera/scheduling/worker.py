@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from plera.commands.away import wake_returned
 from plera.commands.claims import claim_due
 from plera.commands.dispatch import dispatch_all
+from plera.commands.failover import reassign_stranded
 from plera.commands.outbox import Outbox
 from plera.commands.recovery import recover_expired
 from plera.runtime import Services
@@ -91,6 +92,10 @@ class Worker:
         """Leads back from an out-of-office pause go on."""
         return wake_returned(self.sv, workspace_id=self.workspace_id)
 
+    def fail_over(self) -> int:
+        """Due steps stranded on a stopped sender move to another sender once their wait is over."""
+        return reassign_stranded(self.sv, workspace_id=self.workspace_id)
+
     def rollover(self) -> int:
         """A new day: rows held back by a full limit come due again from their window, in eligible-time
         order (their not_before passes; the claim orders by eligible time), and counters older than the
@@ -127,6 +132,7 @@ class Worker:
         scheduler.add_job(self._guarded("recover", self.recover), "interval", seconds=15, id="recover")
         scheduler.add_job(self._guarded("rollover", self.rollover), "interval", minutes=10, id="rollover")
         scheduler.add_job(self._guarded("wake", self.wake), "interval", seconds=30, id="wake")
+        scheduler.add_job(self._guarded("fail_over", self.fail_over), "interval", seconds=60, id="fail_over")
         scheduler.start()
         self._scheduler = scheduler
         log.info("worker %s started", self.name)

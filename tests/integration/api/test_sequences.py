@@ -23,7 +23,12 @@ def test_a_new_sequence_is_a_draft_with_numbered_steps(api):
     created = api.ok(api.post("/v1/sequences", json=_body(run)), 201)
     assert created["status"] == "draft"
     assert [(s["step"], s["channel"], s["delay_days"]) for s in created["steps"]] == [(1, "email", 0), (2, "email", 3)]
-    assert created["settings"] == {"company_stop": "off", "daily_new_leads": None, "invite_without_note": False}
+    assert created["settings"] == {
+        "company_stop": "off",
+        "daily_new_leads": None,
+        "invite_without_note": False,
+        "sender_failover_hours": 24,
+    }
     assert api.ok(api.get(f"/v1/sequences/{created['id']}")) == created
 
 

@@ -24,7 +24,7 @@ from plera.commands.sequences import (
     set_sequence_state,
 )
 from plera.commands.workspaces import Caller
-from plera.projections.dashboard import dashboard_for, sequence_dashboard
+from plera.projections.dashboard import dashboard_for, sequence_dashboard, sequence_problems
 from plera.projections.drilldown import sequence_leads
 from plera.runtime import Services
 
@@ -59,6 +59,32 @@ class SettingsOut(BaseModel):
     company_stop: Literal["off", "stop", "pause"]
     daily_new_leads: int | None
     invite_without_note: bool
+    sender_failover_hours: int = Field(
+        default=24,
+        description="how long a due step waits on a paused or unavailable sender before it moves to another"
+        " active sender of the sequence for its channel, in a new email thread (0: at once)",
+    )
+
+
+class SequenceProblem(BaseModel):
+    """Something that keeps the sequence's leads from going on, with what to look at."""
+
+    code: Literal["sender_paused", "sender_unavailable", "send_outcome_unknown"] = Field(
+        description="sender_paused: one of its senders is paused (by a person, or for a failure such as a"
+        " refused login); sender_unavailable: one is otherwise not active; send_outcome_unknown: sends that"
+        " may or may not have gone out (never resent)"
+    )
+    detail: str
+    sender_id: UUID | None = Field(default=None, description="the sender, for the sender codes")
+    sender_name: str | None = None
+    reason: str | None = Field(default=None, description="why the sender is paused (or its status)")
+    leads_waiting: int | None = Field(
+        default=None,
+        description="leads (not paused) whose next step waits on this sender; they move to another active"
+        " sender of the sequence once the step has been due for sender_failover_hours",
+    )
+    sends: int | None = Field(default=None, description="for send_outcome_unknown: how many sends")
+    steps: list[int] = Field(default_factory=list, description="the steps concerned")
 
 
 class SequenceFields(BaseModel):
@@ -78,6 +104,9 @@ class SequenceFields(BaseModel):
 class SequenceOut(SequenceFields):
     launched_at: Instant | None
     version: int
+    problems: list[SequenceProblem] = Field(
+        default_factory=list, description="what keeps its leads from going on (on GET; as on the dashboard)"
+    )
 
 
 class SequenceItem(SequenceFields, Listed):
@@ -98,7 +127,10 @@ class DashboardStep(BaseModel):
     accepted: int = Field(description="LinkedIn invites accepted")
     replied: int = Field(description="leads whose first reply came after this step was their last one sent")
     bounced: int
-    failed: int = Field(description="failed for good (a retryable failure is scheduled again instead)")
+    failed: int = Field(
+        description="failed for good (a retryable failure is scheduled again instead), plus the steps"
+        " waiting on a sender that is paused or otherwise not active (see problems)"
+    )
     skipped: int
     outcome_unknown: int = Field(description="sends whose outcome is unknown; never resent")
     reply_rate: float = Field(ge=0, le=1, description="replied ÷ sent; 0 when nothing was sent")
@@ -117,6 +149,7 @@ class DashboardOut(BaseModel):
     status: SequenceStatus
     steps: list[DashboardStep]
     totals: DashboardTotals
+    problems: list[SequenceProblem] = Field(description="what keeps its leads from going on")
 
 
 class SequenceLead(BaseModel):
@@ -166,7 +199,10 @@ def list_sequences(
 
 @router.get("/{sequence_id}", response_model=SequenceOut, summary="A sequence")
 def get_sequence(sv: ServicesDep, caller: CallerDep, sequence_id: SequenceId) -> dict[str, Any]:
-    return sv.events.get(sequence_id, Sequence, caller.workspace_id).as_dict()
+    sequence = sv.events.get(sequence_id, Sequence, caller.workspace_id)
+    with sv.db.pool.connection() as conn:
+        found = sequence_problems(conn, sequence_id, _sender_ids(sequence))
+    return {**sequence.as_dict(), "problems": found}
 
 
 @router.get(
@@ -272,14 +308,17 @@ def _set_state(sv: Services, caller: Caller, sequence_id: UUID, action: str) -> 
 
 
 def _dashboard(sv: Services, caller: Caller, sequence_id: UUID) -> dict[str, Any]:
+    sequence = sv.events.get(sequence_id, Sequence, caller.workspace_id)  # its senders; another workspace's: 404
     with sv.db.pool.connection() as conn:
-        board = sequence_dashboard(conn, caller.workspace_id, sequence_id)
-    if board is not None:
-        return board
-    # Not in the catalog: another workspace's (404), or one whose catalog row has not arrived yet.
-    sequence = sv.events.get(sequence_id, Sequence, caller.workspace_id)
-    with sv.db.pool.connection() as conn:
-        return dashboard_for(conn, sequence_id, sequence.status, sequence.steps)
+        board = sequence_dashboard(conn, caller.workspace_id, sequence_id, _sender_ids(sequence))
+        if board is not None:
+            return board
+        # Not in the catalog yet: its row has not arrived.
+        return dashboard_for(conn, sequence_id, sequence.status, sequence.steps, _sender_ids(sequence))
+
+
+def _sender_ids(sequence: Sequence) -> list[UUID]:
+    return [i for ids in sequence.senders.values() for i in ids]
 
 
 def _leads(
