@@ -69,7 +69,7 @@ def unbuildable(sv: Services, where: Where, message_id: str, reason: str) -> Rec
         now = sv.clock.now()
         if still_waiting(e, step):
             e.record_unbuildable(step=step, message_id=message_id, reason=reason, at=now, actor=ACTOR)
-            schedule_next(e, where.sequence, where.rules, where.zone, at=now, actor=ACTOR)
+            schedule_next(e, where.sequence, where.rules, where.lead, at=now, actor=ACTOR)
 
     return Record(where.claim, where.enrollment, fail, "failed", refund=True)
 
