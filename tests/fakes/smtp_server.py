@@ -151,3 +151,14 @@ def smtp_server() -> Iterator[FakeSmtp]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_relay() -> Iterator[FakeSmtp]:
+    """A relay that offers no AUTH at all: a client that tries to log in is refused."""
+    server = FakeSmtp(auth=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

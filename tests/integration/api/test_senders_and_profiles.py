@@ -41,6 +41,18 @@ def _profile(sandbox: SandboxServer, account_id: str = "acc-1", **changes):
     } | changes
 
 
+def ready_sequence(api, catch_up) -> str:
+    """A draft with one email step to Lena, its message approved and a sender on the shared sink chosen."""
+    run = api.run()
+    group = api.group(run)
+    api.import_leads(group, [{"email": "lena@acme.example", "first_name": "Lena"}])
+    api.enrich(group)
+    catch_up()
+    sequence = api.sequence(run, [group], steps=[{"channel": "email", "delay_days": 0, "condition": "always"}])
+    api.make_ready(sequence)
+    return sequence
+
+
 def test_secrets_go_in_and_never_come_out(api, services, catch_up, smtp_server, sandbox):
     mailbox = api.post("/v1/sender-accounts", json=_mailbox(smtp_server))
     created = api.ok(mailbox, 201)
@@ -123,13 +135,7 @@ def test_a_sender_whose_server_refuses_the_login_is_unverified_and_blocks_readin
     assert created["last_error"].startswith("login refused: 535")
     assert PASSWORD not in created["last_error"]
 
-    run = api.run()
-    group = api.group(run)
-    api.import_leads(group, [{"email": "lena@acme.example", "first_name": "Lena"}])
-    api.enrich(group)
-    catch_up()
-    sequence = api.sequence(run, [group], steps=[{"channel": "email", "delay_days": 0, "condition": "always"}])
-    api.make_ready(sequence)
+    sequence = ready_sequence(api, catch_up)
     api.ok(api.put(f"/v1/sequences/{sequence}/senders", json={"email": [created["id"]]}))
     readiness = api.ok(api.get(f"/v1/sequences/{sequence}/readiness"))
     (finding,) = [f for f in readiness["findings"] if f["code"] == "sender_unavailable"]
@@ -145,13 +151,7 @@ def test_a_sender_whose_server_refuses_the_login_is_unverified_and_blocks_readin
 
 
 def test_a_paused_sender_blocks_readiness_with_its_reason(api, catch_up):
-    run = api.run()
-    group = api.group(run)
-    api.import_leads(group, [{"email": "lena@acme.example"}])
-    api.enrich(group)
-    catch_up()
-    sequence = api.sequence(run, [group])
-    api.make_ready(sequence)
+    sequence = ready_sequence(api, catch_up)
     email = api.ok(api.get(f"/v1/sequences/{sequence}"))["senders"]["email"][0]
     api.ok(api.post(f"/v1/sender-accounts/{email}/pause", json={"reason": "warming up"}))
 
@@ -209,13 +209,8 @@ def test_a_sender_is_changed_and_its_new_settings_are_checked_again(api, catch_u
 
 
 def test_a_sender_a_running_sequence_still_needs_cannot_be_removed(api, catch_up, smtp_server):
-    run = api.run()
-    group = api.group(run)
-    api.import_leads(group, [{"email": "lena@acme.example"}])
-    api.enrich(group)
-    catch_up()
-    sequence = api.sequence(run, [group])
-    api.launch(sequence)
+    sequence = ready_sequence(api, catch_up)
+    api.ok(api.post(f"/v1/sequences/{sequence}/launch"))
     only = api.ok(api.get(f"/v1/sequences/{sequence}"))["senders"]["email"][0]
     catch_up()
 

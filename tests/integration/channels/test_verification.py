@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from plera.channels.email import SmtpAccount
 from plera.channels.verification import check_smtp
-from tests.fakes.smtp_server import FakeSmtp
-
-
-@pytest.fixture
-def relay() -> Iterator[FakeSmtp]:
-    server = FakeSmtp(auth=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def account(host: str, port: int, **login: str) -> SmtpAccount:
@@ -39,8 +25,8 @@ def test_a_server_that_never_answers_fails_the_check_within_its_time_bound():
         hanging.close()
 
 
-def test_a_relay_without_auth_passes_without_a_login_and_fails_with_one(relay):
-    assert check_smtp(account(relay.host, relay.port)) is None
-    refused = check_smtp(account(relay.host, relay.port, username="ada", password="pw"))
+def test_a_relay_without_auth_passes_without_a_login_and_fails_with_one(smtp_relay):
+    assert check_smtp(account(smtp_relay.host, smtp_relay.port)) is None
+    refused = check_smtp(account(smtp_relay.host, smtp_relay.port, username="ada", password="pw"))
     assert refused is not None and "AUTH extension is not supported" in refused
-    assert relay.messages == [] and relay.logins == []
+    assert smtp_relay.messages == [] and smtp_relay.logins == []

@@ -3,10 +3,6 @@ and a sender whose check failed sends nothing until a check passes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from plera.aggregates.enrollment import StepStatus
 from plera.aggregates.sender_account import SenderAccount
 from plera.commands.sender_accounts import (
@@ -16,7 +12,6 @@ from plera.commands.sender_accounts import (
     add_sender_account,
     change_sender_account,
 )
-from tests.fakes.smtp_server import FakeSmtp
 from tests.integration.sending.helpers import sender
 from tests.integration.sending.world import ACTOR
 
@@ -24,19 +19,8 @@ ONE_EMAIL = [{"channel": "email", "delay_days": 0, "condition": "always"}]
 KIM = {"first_name": "Kim", "email": "kim@acme.example", "timezone": "Europe/Berlin"}
 
 
-@pytest.fixture
-def relay() -> Iterator[FakeSmtp]:
-    """A relay that offers no AUTH at all: a client that tries to log in is refused."""
-    server = FakeSmtp(auth=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_a_sender_with_blank_credentials_sends_through_a_relay_without_auth(world, relay):
-    blank = {"host": relay.host, "port": relay.port, "username": "", "password": "", "starttls": False}
+def test_a_sender_with_blank_credentials_sends_through_a_relay_without_auth(world, smtp_relay):
+    blank = {"host": smtp_relay.host, "port": smtp_relay.port, "username": "", "password": "", "starttls": False}
     cmd = AddSenderAccount.model_validate(
         {"channel": "email", "name": "Relay", "address": "relay@plera.example", "daily_limit": 100, "smtp": blank}
     )
@@ -52,13 +36,13 @@ def test_a_sender_with_blank_credentials_sends_through_a_relay_without_auth(worl
 
     assert world.advance(hours=1) == {"sent": 1}  # Monday 09:00 in Berlin
 
-    assert [m.rcpt_tos for m in relay.messages] == [["kim@acme.example"]]
-    assert relay.logins == []
+    assert [m.rcpt_tos for m in smtp_relay.messages] == [["kim@acme.example"]]
+    assert smtp_relay.logins == []
     assert sender(world, added.id).status == "active"
 
 
-def test_a_sender_kept_with_a_blank_username_before_that_rule_still_sends_without_a_login(world, relay):
-    connection = {"kind": "smtp", "host": relay.host, "port": relay.port, "username": "", "starttls": False}
+def test_a_sender_kept_with_a_blank_username_before_that_rule_still_sends_without_a_login(world, smtp_relay):
+    connection = {"kind": "smtp", "host": smtp_relay.host, "port": smtp_relay.port, "username": "", "starttls": False}
     kept = SenderAccount.add(
         workspace_id=world.workspace_id,
         channel="email",
@@ -75,7 +59,7 @@ def test_a_sender_kept_with_a_blank_username_before_that_rule_still_sends_withou
     world.launch(steps=ONE_EMAIL)
 
     assert world.advance(hours=1) == {"sent": 1}
-    assert len(relay.messages) == 1 and sender(world, kept.id).status == "active"
+    assert len(smtp_relay.messages) == 1 and sender(world, kept.id).status == "active"
 
 
 def test_an_unverified_sender_sends_nothing_until_its_settings_check_out(world):
