@@ -143,22 +143,32 @@ def get_sender_account(sv: Services, workspace_id: UUID, sender_id: UUID) -> Sen
 def change_sender_account(
     sv: Services, workspace_id: UUID, sender_id: UUID, cmd: ChangeSenderAccount, actor: str
 ) -> SenderAccount:
-    """Changes what the PATCH names; new SMTP or provider settings are checked again."""
-    sender = get_sender_account(sv, workspace_id, sender_id)
-    if (cmd.smtp is not None and sender.channel != "email") or (
-        cmd.provider is not None and sender.channel != "linkedin"
+    """Changes what the PATCH names; new SMTP or provider settings are checked again.
+
+    The check (seconds, perhaps) runs before the change is decided, on the sender as loaded; the
+    change and its outcome are then applied to the sender as stored by then (the worker may have
+    paused it meanwhile), so a pause during the check costs no conflict."""
+    loaded = get_sender_account(sv, workspace_id, sender_id)
+    if (cmd.smtp is not None and loaded.channel != "email") or (
+        cmd.provider is not None and loaded.channel != "linkedin"
     ):
-        wanted = "smtp" if sender.channel == "email" else "provider"
-        raise InvalidValue(f"a {sender.channel} sender takes {wanted} settings")
+        wanted = "smtp" if loaded.channel == "email" else "provider"
+        raise InvalidValue(f"a {loaded.channel} sender takes {wanted} settings")
     fields = {k: getattr(cmd, k) for k in cmd.model_fields_set if k in SenderAccount.CHANGEABLE}
     settings_given = cmd.smtp is not None or cmd.provider is not None
     if settings_given:
-        fields["connection"] = _connection(sv, cmd.smtp, cmd.provider, kept=sender.connection)
-    sender.change(at=sv.clock.now(), actor=actor, **fields)
-    if settings_given:
-        _verify(sv, sender, actor)
-    sv.events.save(sender)
-    return sender
+        fields["connection"] = _connection(sv, cmd.smtp, cmd.provider, kept=loaded.connection)
+    loaded.change(at=sv.clock.now(), actor=actor, **fields)  # in memory: what the check reads
+    error = _check(sv, loaded) if settings_given else None
+
+    def decide(changes: Changes) -> SenderAccount:
+        sender = changes.get(sender_id, SenderAccount, workspace_id)
+        sender.change(at=sv.clock.now(), actor=actor, **fields)
+        if settings_given:
+            _record_check(sv, sender, error, actor)
+        return sender
+
+    return atomically(sv, decide)
 
 
 def set_sender_status(
@@ -215,13 +225,20 @@ def _any_active(changes: Changes, ids: list[UUID]) -> bool:
 
 def _verify(sv: Services, sender: SenderAccount, actor: str) -> None:
     """Checks the account's settings against its server or provider and records what came of it."""
+    _record_check(sv, sender, _check(sv, sender), actor)
+
+
+def _check(sv: Services, sender: SenderAccount) -> str | None:
+    """None when the account's settings let it send, else why not."""
     try:
         if sender.channel == "email":
-            error = verification.check_smtp(smtp_account(sv, sender))
-        else:
-            error = verification.check_linkedin(linkedin_account(sv, sender))
+            return verification.check_smtp(smtp_account(sv, sender))
+        return verification.check_linkedin(linkedin_account(sv, sender))
     except NoSender as e:
-        error = e.detail
+        return e.detail
+
+
+def _record_check(sv: Services, sender: SenderAccount, error: str | None, actor: str) -> None:
     if error is None:
         sender.verified(at=sv.clock.now(), actor=actor)
     else:

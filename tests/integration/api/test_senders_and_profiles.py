@@ -220,15 +220,22 @@ def test_a_sender_a_running_sequence_still_needs_cannot_be_removed(api, catch_up
     assert_problem(api.delete(f"/v1/sender-accounts/{only}"), 409, "sender_in_use")  # paused still runs
 
     other = api.ok(api.post("/v1/sender-accounts", json=_mailbox(smtp_server, name="Bea")), 201)["id"]
+    api.ok(api.post(f"/v1/sender-accounts/{other}/pause"))
     api.ok(api.put(f"/v1/sequences/{sequence}/senders", json={"email": [only, other]}))
+    assert_problem(api.delete(f"/v1/sender-accounts/{only}"), 409, "sender_in_use")  # a paused one cannot take them
+    api.ok(api.post(f"/v1/sender-accounts/{other}/resume"))
+    draft = ready_sequence(api, catch_up)
+    api.ok(api.put(f"/v1/sequences/{draft}/senders", json={"email": [only]}))
+    catch_up()
     removed = api.delete(f"/v1/sender-accounts/{only}")
     assert removed.status_code == 204, removed.text
 
     assert api.ok(api.get(f"/v1/sequences/{sequence}"))["senders"]["email"] == [other]
+    assert api.ok(api.get(f"/v1/sequences/{draft}"))["senders"]["email"] == []  # a draft needs none to go on
     assert_problem(api.get(f"/v1/sender-accounts/{only}"), 404, "not_found")
     assert_problem(api.delete(f"/v1/sender-accounts/{only}"), 404, "not_found")
     catch_up()
-    assert [s["id"] for s in api.ok(api.get("/v1/sender-accounts"))["items"]] == [other]
+    assert only not in [s["id"] for s in api.ok(api.get("/v1/sender-accounts"))["items"]]
 
 
 def test_strategy_profiles_are_created_and_listed(api, catch_up):
