@@ -11,9 +11,8 @@ import atexit
 import functools
 from uuid import UUID
 
-from plera.aggregates.sequence import Sequence
+from plera import demo
 from plera.channels.linkedin_sandbox import SandboxServer
-from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.runtime import Services
 from tests.fakes.smtp_server import FakeSmtp
 
@@ -38,12 +37,7 @@ def sink_settings(channel: str) -> dict[str, object]:
 
 def sink_senders(sv: Services, workspace_id: UUID, sequence_id: UUID, actor: str = "test") -> dict[str, list[UUID]]:
     """One verified sender on the shared sinks for each channel the sequence uses."""
-    sequence = sv.events.get(sequence_id, Sequence, workspace_id)
-    families = sorted({"email" if s["channel"] == "email" else "linkedin" for s in sequence.steps})
-    senders: dict[str, list[UUID]] = {}
-    for family in families:
-        address = "sender@plera.example" if family == "email" else "https://www.linkedin.com/in/plera-sandbox"
-        body = {"channel": family, "name": f"Sandbox {family}", "address": address, "daily_limit": 1000}
-        cmd = AddSenderAccount.model_validate(body | sink_settings(family))
-        senders[family] = [add_sender_account(sv, workspace_id, cmd, actor).id]
-    return senders
+    smtp, sandbox = shared_sinks()
+    return demo.sink_senders(
+        sv, workspace_id, sequence_id, actor, smtp=(smtp.host, smtp.port), linkedin_base_url=sandbox.base_url
+    )

@@ -13,6 +13,7 @@ from plera.commands.messaging import (
     draft_messages,
     edit_message,
 )
+from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.runtime import Services
 
 PLAIN_MESSAGES: dict[str, tuple[str | None, str]] = {
@@ -47,3 +48,29 @@ def make_ready(
     for step in range(1, len(sequence.steps) + 1):
         sequence = approve_message(sv, workspace_id, sequence_id, step, actor, lead_id=None)
     return sequence
+
+
+def sink_senders(
+    sv: Services,
+    workspace_id: UUID,
+    sequence_id: UUID,
+    actor: str,
+    *,
+    smtp: tuple[str, int],
+    linkedin_base_url: str,
+) -> dict[str, list[UUID]]:
+    """One sender for each channel the sequence uses, on a local SMTP sink (host, port, no login) or
+    LinkedIn sandbox: senders are checked when added, so they need servers that answer."""
+    sequence = sv.events.get(sequence_id, Sequence, workspace_id)
+    families = sorted({"email" if s["channel"] == "email" else "linkedin" for s in sequence.steps})
+    settings = {
+        "email": {"smtp": {"host": smtp[0], "port": smtp[1], "starttls": False}},
+        "linkedin": {"provider": {"base_url": linkedin_base_url, "api_key": "sandbox", "account_id": "sandbox"}},
+    }
+    senders: dict[str, list[UUID]] = {}
+    for family in families:
+        address = "sender@plera.example" if family == "email" else "https://www.linkedin.com/in/plera-sandbox"
+        body = {"channel": family, "name": f"Sandbox {family}", "address": address, "daily_limit": 1000}
+        cmd = AddSenderAccount.model_validate(body | settings[family])
+        senders[family] = [add_sender_account(sv, workspace_id, cmd, actor).id]
+    return senders
