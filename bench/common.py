@@ -12,6 +12,9 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from plera.channels.linkedin_sandbox import SandboxServer
+from plera.demo import make_ready, sink_senders
+from plera.demo_sinks import SmtpSink
 from plera.runtime import Services
 from plera.settings import Settings
 
@@ -50,3 +53,12 @@ def machine_load() -> str:
     """The load averages and core count, to print beside figures that depend on them."""
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def make_ready_on_sinks(sv: Services, workspace_id: uuid.UUID, sequence_id: uuid.UUID) -> None:
+    """The Messaging Lab in one call, with senders on local sinks (they are checked when added)."""
+    with SmtpSink() as smtp, SandboxServer() as sandbox:
+        senders = sink_senders(
+            sv, workspace_id, sequence_id, "bench", smtp=(smtp.host, smtp.port), linkedin_base_url=sandbox.base_url
+        )
+        make_ready(sv, workspace_id, sequence_id, "bench", senders=senders)

@@ -13,14 +13,13 @@ import time
 import uuid
 
 import psycopg
-from common import scratch_services
+from common import make_ready_on_sinks, scratch_services
 
 from plera.commands.lead_import import parse_json_rows
 from plera.commands.runs import CreateRun, create_run
 from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
-from plera.demo import make_ready
 
 
 def main() -> None:
@@ -45,7 +44,7 @@ def main() -> None:
             ),
             "bench",
         )
-        make_ready(sv, ws.id, sequence.id, "bench")
+        make_ready_on_sinks(sv, ws.id, sequence.id)
         before = sv.events.app.recorder.max_notification_id() or 0
         t = time.perf_counter()
         _, enrolled = launch_sequence(sv, ws.id, sequence.id, "bench")

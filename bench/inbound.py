@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import machine_load, scratch_services
+from common import machine_load, make_ready_on_sinks, scratch_services
 
 from plera.aggregates.workspace import Workspace
 from plera.channels.signatures import signed_headers
@@ -38,7 +38,6 @@ from plera.commands.sequences import CreateSequence, create_sequence, launch_seq
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.consumers.inprocess import InProcessFeed
-from plera.demo import make_ready
 from plera.projections.all import ALL
 
 STEPS = [{"channel": "email", "delay_days": d, "condition": "no_reply"} for d in (0, 2, 2)]
@@ -122,7 +121,7 @@ def main() -> None:
         sequence = create_sequence(sv, ws.id, cmd, "bench")
         feed = InProcessFeed(sv, ALL)
         feed.catch_up()
-        make_ready(sv, ws.id, sequence.id, "bench")
+        make_ready_on_sinks(sv, ws.id, sequence.id)
         launch_sequence(sv, ws.id, sequence.id, "bench")
         feed.catch_up()
         secret = sv.vault.get(sv.events.get(ws.id, Workspace).webhook_secret_id)

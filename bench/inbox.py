@@ -32,6 +32,7 @@ from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.commands.sequences import CreateSequence, create_sequence
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.consumers.inprocess import InProcessFeed
+from plera.demo_sinks import SmtpSink
 from plera.envelope import Envelope, event_id_of
 from plera.projections.all import ALL
 from plera.projections.inbox import STATUSES, inbox, thread, threads
@@ -148,17 +149,25 @@ def setup(sv: Services) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
     run = create_run(sv, ws.id, CreateRun(name="bench"), "bench")
     cmd = CreateSequence.model_validate({"run_id": run.id, "name": "bench", "steps": STEPS})
     sequence = create_sequence(sv, ws.id, cmd, "bench")
-    senders = [
-        add_sender_account(
-            sv,
-            ws.id,
-            AddSenderAccount.model_validate(
-                {"channel": "email", "name": f"Sender {k}", "address": f"s{k}@plera.example", "daily_limit": 100}
-            ),
-            "bench",
-        ).id
-        for k in (1, 2)
-    ]
+    with SmtpSink() as sink:  # senders are checked when added
+        smtp = {"host": sink.host, "port": sink.port, "starttls": False}
+        senders = [
+            add_sender_account(
+                sv,
+                ws.id,
+                AddSenderAccount.model_validate(
+                    {
+                        "channel": "email",
+                        "name": f"Sender {k}",
+                        "address": f"s{k}@plera.example",
+                        "daily_limit": 100,
+                        "smtp": smtp,
+                    }
+                ),
+                "bench",
+            ).id
+            for k in (1, 2)
+        ]
     InProcessFeed(sv, ALL).catch_up()
     return ws.id, sequence.id, senders
 

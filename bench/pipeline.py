@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from common import machine_load, percentile, scratch_services
+from common import machine_load, make_ready_on_sinks, percentile, scratch_services
 from kafka import KafkaConsumer, TopicPartition
 
 from plera.commands.enrollments import control_enrollment, enrollments_of
@@ -68,7 +68,6 @@ from plera.consumers.cloudevent import headers_list, to_kafka_message
 from plera.consumers.kafka_consumer import POSITIONS, group_caught_up, source_of
 from plera.consumers.pipeline import EmbeddedPipeline, Pipeline
 from plera.consumers.relay import TOPICS, Relay, ensure_topics, make_producer
-from plera.demo import make_ready
 from plera.envelope import StoredEnvelopes
 from plera.projections.all import ALL
 from plera.projections.runner import ensure_schema
@@ -101,7 +100,7 @@ def launched(sv: Services, leads: int, name: str) -> tuple[UUID, Any]:
         {"run_id": run.id, "name": name, "source_group_ids": [group.id], "steps": steps}
     )
     sequence = create_sequence(sv, ws.id, cmd, "bench")
-    make_ready(sv, ws.id, sequence.id, "bench")
+    make_ready_on_sinks(sv, ws.id, sequence.id)
     sequence, _ = launch_sequence(sv, ws.id, sequence.id, "bench")
     return ws.id, sequence
 

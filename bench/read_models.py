@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from common import machine_load, scratch_services
+from common import machine_load, make_ready_on_sinks, scratch_services
 
 from plera.aggregates.enrollment import LeadEnrollment
 from plera.commands.lead_import import parse_json_rows
@@ -37,7 +37,6 @@ from plera.commands.sequences import CreateSequence, create_sequence, launch_seq
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.consumers.inprocess import InProcessFeed
-from plera.demo import make_ready
 from plera.envelope import Envelope, event_id_of
 from plera.projections.all import ALL
 from plera.projections.dashboard import sequence_dashboard
@@ -61,7 +60,7 @@ def real_log(sv: Services, n: int) -> tuple[Any, Any]:
         {"run_id": run.id, "name": "bench", "source_group_ids": [group.id], "steps": STEPS}
     )
     sequence = create_sequence(sv, ws.id, cmd, "bench")
-    make_ready(sv, ws.id, sequence.id, "bench")
+    make_ready_on_sinks(sv, ws.id, sequence.id)
     launch_sequence(sv, ws.id, sequence.id, "bench")
     return ws, run
 
@@ -215,7 +214,7 @@ def main() -> None:
 
         cmd = CreateSequence.model_validate({"run_id": run.id, "name": "synthetic", "steps": STEPS})
         sequence = create_sequence(sv, ws.id, cmd, "bench")
-        make_ready(sv, ws.id, sequence.id, "bench")
+        make_ready_on_sinks(sv, ws.id, sequence.id)
         launch_sequence(sv, ws.id, sequence.id, "bench")
         InProcessFeed(sv, ALL).catch_up()
         envelopes = synthetic(ws.id, sequence.id, args.enrollments)

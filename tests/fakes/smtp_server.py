@@ -2,7 +2,8 @@
 
 Tests read back each message as it arrived (envelope sender and recipients, raw bytes, the parsed
 message), and tell the server to refuse a recipient (`refuse("x@y.test", 550, "user unknown")`)
-or to want a login before it takes mail (`require_auth("user", "secret")`).
+or to want a login before it takes mail (`require_auth("user", "secret")`). `FakeSmtp(auth=False)` is
+a relay that offers no AUTH at all, as many internal relays do: a client that tries to log in fails.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class _EphemeralController(Controller):
 
 
 class FakeSmtp:
-    def __init__(self) -> None:
+    def __init__(self, *, auth: bool = True) -> None:
         self._handler = _Handler()
         self._controller = _EphemeralController(
             self._handler,
@@ -98,7 +99,9 @@ class FakeSmtp:
             port=0,
             server_hostname="fake-smtp.test",  # else every connection waits on socket.getfqdn()
             authenticator=self._handler.authenticate,
-            auth_require_tls=False,  # AUTH is offered in the clear: a test server on the loopback
+            # AUTH is offered in the clear (a test server on the loopback); without `auth`, only after
+            # STARTTLS, which this server does not offer: so never
+            auth_require_tls=not auth,
             ready_timeout=10,
         )
         self.host = "127.0.0.1"
@@ -143,6 +146,17 @@ class FakeSmtp:
 @pytest.fixture
 def smtp_server() -> Iterator[FakeSmtp]:
     server = FakeSmtp()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_relay() -> Iterator[FakeSmtp]:
+    """A relay that offers no AUTH at all: a client that tries to log in is refused."""
+    server = FakeSmtp(auth=False)
     server.start()
     try:
         yield server

@@ -19,6 +19,7 @@ from plera.consumers.inprocess import InProcessFeed
 from plera.demo import make_ready
 from plera.projections.all import ALL
 from plera.projections.maintenance import verify
+from tests.sinks import sink_senders
 
 STEPS = [
     {"channel": "linkedin_invite", "delay_days": 0, "condition": "always"},
@@ -71,7 +72,7 @@ def test_read_models_fed_step_by_step_equal_a_rebuild_after_a_random_scenario(se
         {"run_id": run.id, "name": "s", "source_group_ids": [g.id for g in groups[:2]], "steps": STEPS}
     )
     sequence = create_sequence(services, ws, cmd, "test")
-    make_ready(services, ws, sequence.id, "test")
+    make_ready(services, ws, sequence.id, "test", senders=sink_senders(services, ws, sequence.id))
     launch_sequence(services, ws, sequence.id, "test")
     feed = InProcessFeed(services, ALL)
     emails = 0

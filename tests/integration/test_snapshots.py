@@ -3,6 +3,7 @@ from plera.commands.runs import CreateRun, create_run
 from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence, set_sequence_state
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.demo import make_ready
+from tests.sinks import sink_senders
 
 
 def test_a_long_lived_sequence_is_snapshotted_and_loads_the_same(services):
@@ -11,7 +12,7 @@ def test_a_long_lived_sequence_is_snapshotted_and_loads_the_same(services):
     steps = [{"channel": "email", "delay_days": 0, "condition": "always"}]
     cmd = CreateSequence.model_validate({"run_id": run.id, "name": "s", "steps": steps})
     sequence = create_sequence(services, ws, cmd, "t")
-    make_ready(services, ws, sequence.id, "t")
+    make_ready(services, ws, sequence.id, "t", senders=sink_senders(services, ws, sequence.id))
     launch_sequence(services, ws, sequence.id, "t")
     for i in range(60):
         set_sequence_state(services, ws, sequence.id, "pause" if i % 2 == 0 else "resume", "t")

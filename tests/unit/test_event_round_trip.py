@@ -120,6 +120,9 @@ def every_kind_of_aggregate(at: datetime) -> list[Aggregate]:
         at=at,
         actor="ops",
     )
+    sender.verification_failed(error="403 account_restricted", at=at, actor="ops")
+    sender.change(name="Lena M.", signature=None, connection={"kind": "provider"}, at=at, actor="ops")
+    sender.verified(at=at, actor="ops")
     sender.pause(reason="account restricted", at=at, actor="worker")
     profile = StrategyProfile.create(
         workspace_id=workspace.id,

@@ -4,7 +4,7 @@ from uuid import uuid4
 
 import pytest
 
-from plera.aggregates.errors import InvalidValue
+from plera.aggregates.errors import InvalidValue, NotFound
 from plera.aggregates.sender_account import SenderAccount
 
 
@@ -76,3 +76,55 @@ def test_a_sender_is_shown_without_its_secret_references(at):
     assert not [k for k in shown if k.endswith("_secret_id")]
     assert "secret" not in repr(shown)
     assert sender.connection["password_secret_id"]  # the reference itself is kept, only never shown
+
+
+def test_a_failed_check_makes_a_sender_unverified_and_a_passed_one_makes_it_active_again(at):
+    sender = add_sender(at)
+
+    sender.verification_failed(error="login refused: 535", at=at, actor="ops")
+    assert (sender.status, sender.last_error, sender.verified_at) == ("unverified", "login refused: 535", at)
+    sender.resume(at=at, actor="ops")  # only a check that passes makes it active
+    assert sender.status == "unverified"
+
+    sender.verified(at=at, actor="ops")
+    assert (sender.status, sender.last_error) == ("active", None)
+
+
+def test_a_passed_check_leaves_a_paused_sender_paused(at):
+    sender = add_sender(at)
+    sender.pause(reason="warming up", at=at, actor="ops")
+
+    sender.verified(at=at, actor="ops")
+
+    assert (sender.status, sender.paused_reason, sender.verified_at) == ("paused", "warming up", at)
+
+
+def test_a_change_records_only_what_differs_and_keeps_the_limits_valid(at):
+    sender = add_sender(at)
+
+    assert sender.change(name="Lena", daily_limit=50, at=at, actor="ops")
+    assert not sender.change(name="Lena", daily_limit=50, at=at, actor="ops")
+    with pytest.raises(InvalidValue):
+        sender.change(weekly_invite_limit=20, at=at, actor="ops")
+    with pytest.raises(InvalidValue):
+        sender.change(channel="linkedin", at=at, actor="ops")
+
+    changed = [e for e in sender.collect_events() if isinstance(e, SenderAccount.SenderAccountChanged)]
+    assert [e.changes for e in changed] == [{"daily_limit": 50}]
+
+
+def test_a_removed_sender_is_gone_for_every_command_and_a_late_failure_does_not_pause_it(at):
+    sender = add_sender(at)
+    sender.remove(at=at, actor="ops")
+
+    sender.pause(reason="a send failed after the removal", at=at, actor="worker")
+
+    assert sender.status == "removed"
+    for command in (
+        lambda: sender.resume(at=at, actor="ops"),
+        lambda: sender.change(name="x", at=at, actor="ops"),
+        lambda: sender.verified(at=at, actor="ops"),
+        lambda: sender.remove(at=at, actor="ops"),
+    ):
+        with pytest.raises(NotFound):
+            command()

@@ -29,6 +29,7 @@ __all__ = [
     "SmtpConnections",
     "as_html",
     "build_message",
+    "check_async",
     "send",
     "send_async",
 ]
@@ -151,6 +152,15 @@ async def send_async(account: SmtpAccount, email: OutgoingEmail, *, timeout: flo
         await connections.send(account, email)
     finally:
         await connections.close()
+
+
+async def check_async(account: SmtpAccount, *, timeout: float) -> None:
+    """Connects as a send would (TCP, EHLO, STARTTLS when asked, login when credentials are given),
+    sends nothing and says goodbye; raises SendFailed, classified, when the account cannot send."""
+    connections = SmtpConnections(timeout=timeout)
+    with _classified(account):
+        connections._open[account] = await connections._connect(account)
+    await connections.close()
 
 
 _threads = threading.local()

@@ -24,6 +24,7 @@ __all__ = [
     "NotConnected",
     "RateLimited",
     "SendFailed",
+    "account_status",
     "send_invite",
     "send_message",
 ]
@@ -86,13 +87,40 @@ def send_message(
     return _post(account, "messages", body, timeout)
 
 
+def account_status(account: LinkedInAccount, *, timeout: float = 10.0) -> dict[str, Any]:
+    """The account as the provider knows it, `{id, status, premium?}`: a check of the sender's settings
+    that acts on nothing. Raises SendFailed as a send would (unknown account, bad key, no provider)."""
+    response = _request("GET", account, _account_url(account), None, timeout)
+    if response.status_code != 200:
+        raise _failure(response)
+    try:
+        found = response.json()
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not isinstance(found.get("status"), str):
+        raise SendFailed("sender", "the provider answered 200 without the account's status")
+    return found
+
+
 def _post(account: LinkedInAccount, resource: str, body: dict[str, Any], timeout: float) -> str:
-    url = f"{account.base_url.rstrip('/')}/accounts/{quote(account.account_id, safe='')}/{resource}"
+    response = _request("POST", account, f"{_account_url(account)}/{resource}", body, timeout)
+    if response.status_code in (200, 201):
+        return _provider_id(response)
+    raise _failure(response)
+
+
+def _account_url(account: LinkedInAccount) -> str:
+    return f"{account.base_url.rstrip('/')}/accounts/{quote(account.account_id, safe='')}"
+
+
+def _request(
+    method: str, account: LinkedInAccount, url: str, body: dict[str, Any] | None, timeout: float
+) -> httpx.Response:
     if not account.api_key.strip():
         raise SendFailed("sender", "the sender account has no provider API key")
     headers = {"Authorization": f"Bearer {account.api_key}", "Accept": "application/json"}
     try:
-        response = httpx.post(url, json=body, headers=headers, timeout=timeout)
+        return httpx.request(method, url, json=body, headers=headers, timeout=timeout)
     except httpx.LocalProtocolError as e:
         # a request that could not be written (say, a key with a line break); its text may hold the key
         raise SendFailed("sender", "the request to the provider could not be made: check its API key") from e
@@ -102,9 +130,6 @@ def _post(account: LinkedInAccount, resource: str, body: dict[str, Any], timeout
     except httpx.HTTPError as e:
         # the request may have been taken: retrying with the same idempotency key is safe
         raise SendFailed("transient", f"no answer from the provider ({type(e).__name__}): {e}") from e
-    if response.status_code in (200, 201):
-        return _provider_id(response)
-    raise _failure(response)
 
 
 def _provider_id(response: httpx.Response) -> str:

@@ -73,6 +73,7 @@ class Sandbox:
             self.rejected: list[dict[str, Any]] = []
             self.failures: list[dict[str, Any]] = []
             self._accepted: dict[str, dict[str, Any]] = {}  # invitation id → its invite_accepted event
+            self.accounts: dict[str, str] = {}  # account id → "restricted" or "unknown"; any other is active
 
     def state(self) -> dict[str, Any]:
         with self._lock:
@@ -84,12 +85,28 @@ class Sandbox:
                         "webhooks": self.webhooks,
                         "rejected": self.rejected,
                         "failures": self.failures,
+                        "accounts": self.accounts,
                         "webhook_url": self.webhook_url,
                     }
                 )
             )
 
     # -- the provider API --------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> Answer:
+        with self._lock:
+            if (failed := self._injected_failure(account_id, None, "account")) is not None:
+                return failed
+            return self._account_refusal(account_id) or Answer(200, {"id": account_id, "status": "active"})
+
+    def _account_refusal(self, account_id: str) -> Answer | None:
+        """What the provider answers for an account that cannot act: unknown, or restricted by LinkedIn."""
+        state = self.accounts.get(account_id)
+        if state == "unknown":
+            return error(404, "account_not_found", f"no account {account_id} at this provider")
+        if state == "restricted":
+            return error(403, "account_restricted", f"LinkedIn restricted the account {account_id}")
+        return None
 
     def invite(self, account_id: str, body: dict[str, Any]) -> Answer:
         profile, key, note = body.get("recipient_profile_url"), body.get("idempotency_key"), body.get("note")
@@ -100,6 +117,8 @@ class Sandbox:
         with self._lock:
             if (failed := self._injected_failure(account_id, profile, "invitations")) is not None:
                 return failed
+            if (refused := self._account_refusal(account_id)) is not None:
+                return refused
             for invitation in self.invitations:
                 if invitation["account_id"] == account_id and invitation["idempotency_key"] == key:
                     return Answer(200, {"id": invitation["id"], "status": invitation["status"]})
@@ -129,6 +148,8 @@ class Sandbox:
         with self._lock:
             if (failed := self._injected_failure(account_id, profile, "messages")) is not None:
                 return failed
+            if (refused := self._account_refusal(account_id)) is not None:
+                return refused
             for message in self.messages:
                 if message["account_id"] == account_id and message["idempotency_key"] == key:
                     return Answer(200, {"id": message["id"]})
@@ -160,7 +181,7 @@ class Sandbox:
             None,
         )
 
-    def _injected_failure(self, account_id: str, profile: str, resource: str) -> Answer | None:
+    def _injected_failure(self, account_id: str, profile: str | None, resource: str) -> Answer | None:
         for rule in self.failures:
             if rule["account_id"] not in (None, account_id) or rule["profile_url"] not in (None, profile):
                 continue
@@ -175,6 +196,19 @@ class Sandbox:
         return None
 
     # -- the other side: control -------------------------------------------------------------------
+
+    def set_account(self, body: dict[str, Any]) -> Answer:
+        account_id, state = body.get("account_id"), body.get("status")
+        if not isinstance(account_id, str) or not account_id or state not in ("active", "restricted", "unknown"):
+            return error(
+                400, "invalid_request", "account_id is a non-empty string; status active, restricted or unknown"
+            )
+        with self._lock:
+            if state == "active":
+                self.accounts.pop(account_id, None)
+            else:
+                self.accounts[account_id] = state
+        return Answer(200, {"account_id": account_id, "status": state})
 
     def fail(self, body: dict[str, Any]) -> Answer:
         status, code, times = body.get("status"), body.get("error"), body.get("times", 1)
@@ -268,8 +302,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/_sandbox/state":
+        parts = [unquote(p) for p in urlsplit(self.path).path.strip("/").split("/")]
+        if parts == ["_sandbox", "state"]:
             self._answer(Answer(200, self.server.sandbox.state()))
+        elif len(parts) == 2 and parts[0] == "accounts":
+            if not self._authorized():
+                return self._answer(error(401, "invalid_api_key", "a bearer API key is required"))
+            self._answer(self.server.sandbox.account(parts[1]))
         else:
             self._answer(error(404, "not_found", f"no such path: {self.path}"))
 
@@ -280,8 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return self._answer(error(400, "invalid_request", "the body is not a JSON object"))
         if len(parts) == 3 and parts[0] == "accounts" and parts[2] in ("invitations", "messages"):
-            scheme, _, key = self.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not key.strip():
+            if not self._authorized():
                 return self._answer(error(401, "invalid_api_key", "a bearer API key is required"))
             operation = sandbox.invite if parts[2] == "invitations" else sandbox.message
             return self._answer(operation(parts[1], body))
@@ -290,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
             "reply": sandbox.reply,
             "fail": sandbox.fail,
             "webhook": sandbox.set_webhook,
+            "account": sandbox.set_account,
         }
         if len(parts) == 2 and parts[0] == "_sandbox" and parts[1] == "reset":
             sandbox.reset()
@@ -297,6 +336,10 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 2 and parts[0] == "_sandbox" and parts[1] in control:
             return self._answer(control[parts[1]](body))
         self._answer(error(404, "not_found", f"no such path: {self.path}"))
+
+    def _authorized(self) -> bool:
+        scheme, _, key = self.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and bool(key.strip())
 
     def _json_body(self) -> dict[str, Any] | None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -156,6 +156,7 @@ def _sender_info(account: SenderAccount) -> SenderInfo:
         weekly_invite_limit=account.weekly_invite_limit,
         premium=account.premium,
         signature=account.signature,
+        reason=account.paused_reason or account.last_error,
     )
 
 

@@ -173,7 +173,7 @@ def smtp_account(sv: Services, sender: SenderAccount) -> SmtpAccount:
         port=int(connection["port"]),
         from_name=sender.name,
         from_address=sender.address,
-        username=connection.get("username"),
+        username=connection.get("username") or None,  # blank, as senders added before that rule kept it: no login
         password=sv.vault.get(UUID(secret)) if secret else None,
         starttls=bool(connection.get("starttls")),
     )

@@ -8,8 +8,8 @@ a bounce, an unsubscribe) through Plera's own API, shown as a person would read 
   tests and benchmarks.
 """
 
-from plera.demo.lab import PLAIN_MESSAGES, make_ready
+from plera.demo.lab import PLAIN_MESSAGES, make_ready, sink_senders
 from plera.demo.report_setup import print_history
 from plera.demo.run import run_demo
 
-__all__ = ["PLAIN_MESSAGES", "make_ready", "print_history", "run_demo"]
+__all__ = ["PLAIN_MESSAGES", "make_ready", "print_history", "run_demo", "sink_senders"]

@@ -28,11 +28,11 @@ PLAIN_MESSAGES: dict[str, tuple[str | None, str]] = {
 
 
 def make_ready(
-    sv: Services, workspace_id: UUID, sequence_id: UUID, actor: str, *, senders: dict[str, list[UUID]] | None = None
+    sv: Services, workspace_id: UUID, sequence_id: UUID, actor: str, *, senders: dict[str, list[UUID]]
 ) -> Sequence:
     """What a person does in the Messaging Lab before launch, all at once: a message for every step
     (the offline writer's drafts when the sequence has a strategy profile, else plain ones), senders
-    for its channels (new sandbox accounts unless given), and every message approved."""
+    for its channels (accounts that can send: they are checked when added), and every message approved."""
     sequence = sv.events.get(sequence_id, Sequence, workspace_id)
     if sequence.strategy_profile_id is not None:
         sequence = draft_messages(sv, workspace_id, sequence_id, actor)
@@ -44,16 +44,38 @@ def make_ready(
             edit_message(
                 sv, workspace_id, sequence_id, step, MessageIn(subject=subject, body=body), actor, lead_id=None
             )
-    if senders is None:
-        families = {"email" if s["channel"] == "email" else "linkedin" for s in sequence.steps}
-        senders = {family: [_sandbox_sender(sv, workspace_id, family, actor)] for family in sorted(families)}
     choose_senders(sv, workspace_id, sequence_id, ChooseSenders.model_validate(senders), actor)
     for step in range(1, len(sequence.steps) + 1):
         sequence = approve_message(sv, workspace_id, sequence_id, step, actor, lead_id=None)
     return sequence
 
 
-def _sandbox_sender(sv: Services, workspace_id: UUID, family: str, actor: str) -> UUID:
-    address = "sender@plera.example" if family == "email" else "https://www.linkedin.com/in/plera-sandbox"
-    cmd = AddSenderAccount(channel=family, name=f"Sandbox {family}", address=address, daily_limit=1000)  # type: ignore[arg-type]
-    return add_sender_account(sv, workspace_id, cmd, actor).id
+def sink_senders(
+    sv: Services,
+    workspace_id: UUID,
+    sequence_id: UUID,
+    actor: str,
+    *,
+    smtp: tuple[str, int],
+    linkedin_base_url: str,
+) -> dict[str, list[UUID]]:
+    """One sender for each channel the sequence uses, on a local SMTP sink (host, port, no login) or
+    LinkedIn sandbox: senders are checked when added, so they need servers that answer."""
+    sequence = sv.events.get(sequence_id, Sequence, workspace_id)
+    families = sorted({"email" if s["channel"] == "email" else "linkedin" for s in sequence.steps})
+    settings: dict[str, dict[str, object]] = {
+        "email": {"smtp": {"host": smtp[0], "port": smtp[1], "starttls": False}},
+        "linkedin": {"provider": {"base_url": linkedin_base_url, "api_key": "sandbox", "account_id": "sandbox"}},
+    }
+    senders: dict[str, list[UUID]] = {}
+    for family in families:
+        address = "sender@plera.example" if family == "email" else "https://www.linkedin.com/in/plera-sandbox"
+        body: dict[str, object] = {
+            "channel": family,
+            "name": f"Sandbox {family}",
+            "address": address,
+            "daily_limit": 1000,
+        }
+        cmd = AddSenderAccount.model_validate(body | settings[family])
+        senders[family] = [add_sender_account(sv, workspace_id, cmd, actor).id]
+    return senders

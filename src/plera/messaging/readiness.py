@@ -24,6 +24,7 @@ WARNING = "warning"
 SEVERITY = {
     "step_not_approved": BLOCKING,
     "no_sender_for_channel": BLOCKING,
+    "sender_unavailable": BLOCKING,
     "template_error": BLOCKING,
     "unknown_variable": BLOCKING,
     "empty_variable": BLOCKING,
@@ -55,6 +56,7 @@ class SenderInfo:
     weekly_invite_limit: int | None = None
     premium: bool = False
     signature: str | None = None
+    reason: str | None = None  # why it cannot send: its pause reason or the error of its last check
 
 
 @dataclass(frozen=True)
@@ -108,19 +110,23 @@ class Finding:
     detail: str
     steps: list[int]
     lead_count: int | None = None
+    sender_id: UUID | None = None  # the sender a sender_unavailable finding is about
 
     @property
     def severity(self) -> str:
         return SEVERITY[self.code]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "code": self.code,
             "severity": self.severity,
             "detail": self.detail,
             "steps": self.steps,
             "lead_count": self.lead_count,
         }
+        if self.sender_id is not None:
+            found["sender_id"] = str(self.sender_id)
+        return found
 
 
 def questions(lab: Lab) -> LeadQuestions:
@@ -221,14 +227,14 @@ def _sender_findings(lab: Lab, counts: LeadCounts) -> list[Finding]:
         chosen = lab.senders.get(family) or []
         active = [s for s in chosen if s.status == "active"]
         name = "LinkedIn" if family == "linkedin" else "email"
+        for s in chosen:
+            if s.status != "active":  # its leads would wait on it: the first send would find it unable
+                detail = f"{name} sender {s.name} is {s.status}" + (f": {s.reason}" if s.reason else "")
+                found.append(Finding("sender_unavailable", detail, steps, None, s.id))
         if not active:
-            why = "all chosen accounts are paused" if chosen else "no account is chosen"
+            why = "all chosen accounts are paused or unverified" if chosen else "no account is chosen"
             found.append(Finding("no_sender_for_channel", f"{name}: {why}", steps, counts.total or None))
             continue
-        paused = [s.name for s in chosen if s.status != "active"]
-        if paused:
-            detail = f"{name}: {_and(paused)} {'is' if len(paused) == 1 else 'are'} paused, sending nothing"
-            found.append(Finding("sender_capacity", detail, steps))
         per_day = sum(s.daily_limit for s in active)
         days = math.ceil(counts.total / per_day) if counts.total else 0
         if days > START_DAYS_WARNING:

@@ -94,6 +94,8 @@ def _sender_added(cur: Cursor, e: Envelope) -> None:
         "weekly_invite_limit": p["weekly_invite_limit"],
         "premium": p["premium"],
         "paused_reason": None,
+        "last_error": None,
+        "verified_at": None,
         "account_id": (p.get("connection") or {}).get("account_id"),  # a LinkedIn provider's, for its webhooks
     }
     _insert(cur, e, kind="sender_account", name=p["name"], status="active", parent=None, data=data)
@@ -107,6 +109,44 @@ def _sender_paused(cur: Cursor, e: Envelope) -> None:
 @catalog.handles("sender_account", "SenderResumed")
 def _sender_resumed(cur: Cursor, e: Envelope) -> None:
     _update(cur, e, status="active", data={"paused_reason": None})
+
+
+@catalog.handles("sender_account", "SenderVerified")
+def _sender_verified(cur: Cursor, e: Envelope) -> None:
+    # an unverified sender becomes active; a paused one stays paused (SenderAccount.verified)
+    cur.execute(
+        "UPDATE catalog SET status = CASE status WHEN 'unverified' THEN 'active' ELSE status END,"
+        " data = data || %s, version = %s WHERE id = %s AND version < %s",
+        (
+            Jsonb({"last_error": None, "verified_at": e.occurred_at.isoformat()}),
+            e.aggregate_version,
+            e.aggregate_id,
+            e.aggregate_version,
+        ),
+    )
+
+
+@catalog.handles("sender_account", "SenderVerificationFailed")
+def _sender_unverified(cur: Cursor, e: Envelope) -> None:
+    data = {"last_error": e.payload["error"], "verified_at": e.occurred_at.isoformat(), "paused_reason": None}
+    _update(cur, e, status="unverified", data=data)
+
+
+_SENDER_FIELDS = ("address", "signature", "daily_limit", "weekly_invite_limit", "premium")
+
+
+@catalog.handles("sender_account", "SenderAccountChanged")
+def _sender_changed(cur: Cursor, e: Envelope) -> None:
+    changes = e.payload["changes"]
+    data = {k: v for k, v in changes.items() if k in _SENDER_FIELDS}
+    if "connection" in changes:
+        data["account_id"] = changes["connection"].get("account_id")
+    _update(cur, e, name=changes.get("name"), data=data)
+
+
+@catalog.handles("sender_account", "SenderAccountRemoved")
+def _sender_removed(cur: Cursor, e: Envelope) -> None:
+    _update(cur, e, status="removed")  # the row stays, so a late redelivery of its creation adds nothing
 
 
 @catalog.handles("strategy_profile", "StrategyProfileCreated")
@@ -180,7 +220,7 @@ def list_items(
     after_at, after_id = _decode_cursor(cursor) if cursor else (datetime.min.replace(tzinfo=None), None)
     rows = conn.execute(
         "SELECT id, name, status, parent_id, data, created_at, version FROM read.catalog"
-        " WHERE workspace_id = %s AND kind = %s"
+        " WHERE workspace_id = %s AND kind = %s AND status <> 'removed'"
         " AND (%s::text IS NULL OR status = %s) AND (%s::uuid IS NULL OR parent_id = %s)"
         " AND (%s::uuid IS NULL OR (created_at, id) > (%s, %s))"
         " ORDER BY created_at, id LIMIT %s",
@@ -192,6 +232,15 @@ def list_items(
     ]
     next_cursor = _encode_cursor(rows[limit - 1][5], rows[limit - 1][0]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+def open_sequence_ids(conn: Connection, workspace_id: UUID) -> list[UUID]:
+    """The workspace's sequences that are not archived."""
+    rows = conn.execute(
+        "SELECT id FROM read.catalog WHERE workspace_id = %s AND kind = 'sequence' AND status <> 'archived'",
+        (workspace_id,),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _encode_cursor(at: datetime, row_id: UUID) -> str:

@@ -17,6 +17,8 @@ from plera.consumers.inprocess import InProcessFeed
 from plera.demo import PLAIN_MESSAGES
 from plera.projections.all import ALL
 from plera.runtime import Services
+from tests.fakes.smtp_server import smtp_server  # noqa: F401  (a fixture, for the tests of this folder)
+from tests.sinks import sink_settings
 
 PROBLEM = "application/problem+json"
 
@@ -52,6 +54,9 @@ class Api:
 
     def patch(self, path: str, **kw: Any) -> httpx.Response:
         return self.client.patch(path, headers=self.headers, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.delete(path, headers=self.headers, **kw)
 
     def put(self, path: str, **kw: Any) -> httpx.Response:
         return self.client.put(path, headers=self.headers, **kw)
@@ -97,7 +102,8 @@ class Api:
 
     def sender(self, channel: str, **fields: Any) -> str:
         address = "sender@example.com" if channel == "email" else "https://www.linkedin.com/in/sender"
-        body = {"channel": channel, "name": f"Test {channel}", "address": address, "daily_limit": 100, **fields}
+        body = {"channel": channel, "name": f"Test {channel}", "address": address, "daily_limit": 100}
+        body |= sink_settings(channel) | fields
         return str(self.ok(self.post("/v1/sender-accounts", json=body), 201)["id"])
 
     def launch(self, sequence_id: str) -> dict[str, Any]:

@@ -19,12 +19,7 @@ def acme(new_workspace):
     sequence = a.sequence(run, [live, waiting])
     draft = a.sequence(run, [])
     a.launch(sequence)
-    sender = a.ok(
-        a.post(
-            "/v1/sender-accounts", json={"channel": "email", "name": "A", "address": "a@acme.test", "daily_limit": 5}
-        ),
-        201,
-    )["id"]
+    sender = a.sender("email", name="A", address="a@acme.test", daily_limit=5)
     (enrollment,) = a.enrollments_of(lead)
     ids = {
         "run": run,
@@ -73,6 +68,9 @@ def test_another_workspace_gets_404_for_everything_and_changes_nothing(acme, new
         b.post(f"/v1/sequences/{ids['sequence']}/archive"),
         b.post(f"/v1/sender-accounts/{ids['sender']}/pause", json={"reason": "mine"}),
         b.post(f"/v1/sender-accounts/{ids['sender']}/resume"),
+        b.get(f"/v1/sender-accounts/{ids['sender']}"),
+        b.patch(f"/v1/sender-accounts/{ids['sender']}", json={"name": "mine"}),
+        b.delete(f"/v1/sender-accounts/{ids['sender']}"),
         b.get(f"/v1/leads/{ids['lead']}/history"),
         b.get(f"/v1/leads/{ids['lead']}"),
         b.get(f"/v1/source-groups/{ids['group']}/leads"),

@@ -20,7 +20,14 @@ import pytest
 
 from plera.channels import email
 from plera.channels.errors import SendFailed
-from plera.channels.linkedin import LinkedInAccount, NotConnected, RateLimited, send_invite, send_message
+from plera.channels.linkedin import (
+    LinkedInAccount,
+    NotConnected,
+    RateLimited,
+    account_status,
+    send_invite,
+    send_message,
+)
 from plera.channels.linkedin_sandbox import SandboxServer
 from plera.channels.signatures import sign, verify
 
@@ -55,6 +62,35 @@ def failure_of(call: Any) -> SendFailed:
     with pytest.raises(SendFailed) as caught:
         call()
     return caught.value
+
+
+# ---- the account ----------------------------------------------------------------------------------
+
+
+def test_the_account_endpoint_answers_for_a_known_account_and_acts_on_nothing(sandbox, account):
+    assert account_status(account) == {"id": "acc-alex", "status": "active"}
+    assert state(sandbox)["invitations"] == [] and state(sandbox)["messages"] == []
+
+
+def test_an_unknown_or_restricted_account_is_the_senders_fault_for_the_check_and_for_sends(sandbox, account):
+    control(sandbox, "account", account_id="acc-alex", status="unknown").raise_for_status()
+    unknown = failure_of(lambda: account_status(account))
+    assert (unknown.fault, unknown.reason.split(":")[0]) == ("sender", "404 account_not_found")
+
+    control(sandbox, "account", account_id="acc-alex", status="restricted").raise_for_status()
+    restricted = failure_of(lambda: send_invite(account, profile_url=LENA, note=None, idempotency_key="k1"))
+    assert (restricted.fault, restricted.reason.split(":")[0]) == ("sender", "403 account_restricted")
+    assert state(sandbox)["invitations"] == []
+
+    control(sandbox, "account", account_id="acc-alex", status="active").raise_for_status()
+    assert account_status(account)["status"] == "active"
+
+
+def test_the_account_endpoint_wants_a_key(sandbox):
+    no_key = httpx.get(f"{sandbox.base_url}/accounts/acc-alex")
+    assert (no_key.status_code, no_key.json()["error"]) == (401, "invalid_api_key")
+    blank = LinkedInAccount(base_url=sandbox.base_url, account_id="acc-alex", api_key=" ")
+    assert failure_of(lambda: account_status(blank)).fault == "sender"
 
 
 # ---- invitations ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from plera.commands.sequences import CreateSequence, create_sequence, launch_seq
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.commands.workspaces import CreateWorkspace, create_workspace
 from plera.demo import make_ready
+from tests.sinks import sink_senders
 
 STEPS = [
     {"channel": "linkedin_invite", "delay_days": 0, "condition": "always"},
@@ -29,7 +30,7 @@ def launched_sequence(services, leads: int, name: str = "kafka") -> dict[str, UU
         {"run_id": run.id, "name": name, "source_group_ids": [group.id], "steps": STEPS}
     )
     sequence = create_sequence(services, ws, cmd, "test")
-    make_ready(services, ws, sequence.id, "test")
+    make_ready(services, ws, sequence.id, "test", senders=sink_senders(services, ws, sequence.id))
     launch_sequence(services, ws, sequence.id, "test")
     return {"workspace_id": ws, "run_id": run.id, "group_id": group.id, "sequence_id": sequence.id, "key": new.api_key}
 

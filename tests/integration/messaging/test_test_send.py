@@ -178,7 +178,7 @@ def test_a_sender_that_logs_in_sends_with_its_stored_password(api: Api, lab: Lab
     api.ok(send_test(api, lab, step=1, lead=lab.lena))
 
     assert the_one(smtp_server).rcpt_tos == [TESTER]
-    assert smtp_server.logins == ["ana"]
+    assert smtp_server.logins == ["ana", "ana"]  # the check when it was added, then the send
 
 
 def test_a_refused_recipient_answers_502_and_changes_nothing(

@@ -27,6 +27,7 @@ from plera.projections.due_queue import queued_steps
 from plera.projections.lead_timeline import lead_timeline
 from plera.projections.run_overview import runs_overview
 from plera.runtime import Services
+from tests.sinks import sink_senders
 
 ACTOR = "test"
 STEPS: list[dict[str, Any]] = [
@@ -117,7 +118,7 @@ def make_world(sv: Services, clock: FixedClock, names: list[str], *, steps: list
     )
     sequence = create_sequence(sv, ws.id, cmd, ACTOR)
     clock.advance(timedelta(minutes=1))
-    make_ready(sv, ws.id, sequence.id, ACTOR)
+    make_ready(sv, ws.id, sequence.id, ACTOR, senders=sink_senders(sv, ws.id, sequence.id))
     launch_sequence(sv, ws.id, sequence.id, ACTOR)
     clock.advance(timedelta(minutes=1))
     return World(

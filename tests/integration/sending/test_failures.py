@@ -115,9 +115,10 @@ def test_an_unknown_recipient_fails_the_step_skips_the_other_emails_and_linkedin
 
 
 def test_a_refused_login_pauses_that_sender_returns_the_step_and_the_other_sender_goes_on(world):
-    world.smtp.require_auth("bea", "bea-secret")
+    world.smtp.require_auth("cal", "cal-secret")
+    cal = add_email_sender(world, "Cal", daily_limit=100, username="cal", password="cal-secret")
+    world.smtp.require_auth("bea", "bea-secret")  # Cal's login checked out when Cal was added; now it is refused
     bea = add_email_sender(world, "Bea", daily_limit=100, username="bea", password="bea-secret")
-    cal = add_email_sender(world, "Cal", daily_limit=100, username="cal", password="cal-secret")  # not the server's
     world.launch(steps=ONE_EMAIL)
     send_email_from(world, bea, cal)
     ben, cleo = one_lead_each(world, bea, cal)

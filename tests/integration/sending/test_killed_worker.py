@@ -12,10 +12,11 @@ import time
 from datetime import timedelta
 
 from plera.aggregates.enrollment import StepStatus
+from plera.aggregates.sender_account import SenderAccount
 from plera.clock import SimulatedClock
 from plera.commands.recovery import recover_expired
-from plera.commands.sender_accounts import AddSenderAccount, add_sender_account
 from plera.projections.dashboard import sequence_dashboard
+from tests.integration.sending.helpers import add_email_sender
 
 ONE_EMAIL = [
     {"channel": "email", "delay_days": 0, "condition": "always"},
@@ -27,20 +28,11 @@ def test_a_worker_killed_mid_send_leaves_an_unknown_outcome_and_no_duplicate(wor
     hanging = socket.socket()  # a mail server that accepts and never answers: the send hangs in flight
     hanging.bind(("127.0.0.1", 0))
     hanging.listen()
-    stuck = add_sender_account(
-        world.sv,
-        world.workspace_id,
-        AddSenderAccount.model_validate(
-            {
-                "channel": "email",
-                "name": "Stuck",
-                "address": "stuck@plera.example",
-                "daily_limit": 100,
-                "smtp": {"host": "127.0.0.1", "port": hanging.getsockname()[1], "starttls": False},
-            }
-        ),
-        "test",
-    )
+    stuck = world.sv.events.get(add_email_sender(world, "Stuck", daily_limit=100), SenderAccount)
+    # it checked out when it was added; its server hangs since
+    connection = stuck.connection | {"port": hanging.getsockname()[1]}
+    stuck.change(connection=connection, at=world.clock.now(), actor="test")
+    world.sv.events.save(stuck)
     world.senders["email"] = stuck.id
     world.import_leads({"first_name": "Kim", "email": "kim@acme.example", "timezone": "Europe/Berlin"})
     world.launch(steps=ONE_EMAIL)

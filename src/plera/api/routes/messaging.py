@@ -58,6 +58,7 @@ class FindingOut(BaseModel):
     detail: str
     steps: list[int]
     lead_count: int | None
+    sender_id: UUID | None = Field(default=None, description="sender_unavailable: the sender that cannot send")
 
 
 class ReadinessOut(BaseModel):

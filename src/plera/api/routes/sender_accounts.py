@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from plera.api.auth import CallerDep
@@ -13,7 +13,15 @@ from plera.api.deps import PagingDep, SenderId, ServicesDep, catalog_page
 from plera.api.models import Listed, Page
 from plera.api.problems import responses
 from plera.commands.models import Command, text
-from plera.commands.sender_accounts import AddSenderAccount, add_sender_account, set_sender_status
+from plera.commands.sender_accounts import (
+    AddSenderAccount,
+    ChangeSenderAccount,
+    add_sender_account,
+    change_sender_account,
+    get_sender_account,
+    remove_sender_account,
+    set_sender_status,
+)
 
 router = APIRouter(prefix="/sender-accounts", tags=["sender accounts"], responses=responses(401, 422))
 
@@ -27,8 +35,10 @@ class SenderFields(BaseModel):
     daily_limit: int
     weekly_invite_limit: int | None
     premium: bool
-    status: Literal["active", "paused"]
+    status: Literal["active", "paused", "unverified"]
     paused_reason: str | None
+    last_error: str | None = None  # why the last check of its settings failed (status unverified)
+    verified_at: str | None = None  # when its settings were last checked, whatever came of it
 
 
 class Connection(BaseModel):
@@ -63,6 +73,33 @@ def post_sender(sv: ServicesDep, caller: CallerDep, body: AddSenderAccount) -> d
 @router.get("", response_model=Page[SenderItem], summary="List sender accounts, oldest first")
 def list_senders(sv: ServicesDep, caller: CallerDep, page: PagingDep) -> dict[str, Any]:
     return catalog_page(sv, caller.workspace_id, "sender_account", page)
+
+
+@router.get("/{sender_id}", response_model=SenderOut, summary="A sender account", responses=responses(404))
+def get_sender(sv: ServicesDep, caller: CallerDep, sender_id: SenderId) -> dict[str, Any]:
+    return get_sender_account(sv, caller.workspace_id, sender_id).as_dict()
+
+
+@router.patch(
+    "/{sender_id}",
+    response_model=SenderOut,
+    summary="Change a sender account; new SMTP or provider settings are checked again",
+    responses=responses(404),
+)
+def patch_sender(sv: ServicesDep, caller: CallerDep, sender_id: SenderId, body: ChangeSenderAccount) -> dict[str, Any]:
+    return change_sender_account(sv, caller.workspace_id, sender_id, body, caller.actor).as_dict()
+
+
+@router.delete(
+    "/{sender_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove a sender account (409 while a running sequence has no other sender for its leads)",
+    responses=responses(404, 409),
+)
+def delete_sender(sv: ServicesDep, caller: CallerDep, sender_id: SenderId) -> Response:
+    remove_sender_account(sv, caller.workspace_id, sender_id, caller.actor)
+    return Response(status_code=204)
 
 
 @router.post("/{sender_id}/pause", response_model=SenderOut, summary="Pause a sender", responses=responses(404))
