@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from plera.aggregates.errors import InvalidValue
 from plera.aggregates.lead import LEAD_FIELDS
+from plera.commands.models import email_address
 from plera.countries import country_code
 from plera.scheduling.zones import valid_zone
 from plera.text import clean_line
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_FIELD = 500
 _MAX_IGNORED = 50  # headers reported as left out
 _MAX_HEADER = 200  # a header cell longer than this names no field, and is not repeated back in full
@@ -174,8 +173,12 @@ def clean_row(row: Any) -> dict[str, str]:
 def _check_contact(row: dict[str, str]) -> None:
     if "email" not in row and "linkedin_url" not in row:
         raise RowError("missing_contact", "a lead needs an email or a LinkedIn URL")
-    if "email" in row and not _EMAIL.match(row["email"]):
-        raise RowError("invalid_email", f"not an email address: {row['email']!r}")
+    if "email" in row:
+        try:  # the same rule as the API's address fields: exactly one mailbox
+            row["email"] = email_address(row["email"])
+        except ValueError as e:
+            reason = str(e).removeprefix("not one email address: ")
+            raise RowError("invalid_email", f"not an email address: {row['email']!r} ({reason})") from None
     if "linkedin_url" in row and "linkedin.com/" not in row["linkedin_url"].lower():
         raise RowError("invalid_linkedin_url", f"not a LinkedIn profile URL: {row['linkedin_url']!r}")
     if "timezone" in row:

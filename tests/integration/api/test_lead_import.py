@@ -9,6 +9,7 @@ CSV = (
     b"Grace,Hopper,,https://www.linkedin.com/in/ghopper/,Navy,US\n"
     b"Nobody,,,,,\n"
     b"Bad,Mail,not-an-email,,,\n"
+    b'Two,Mails,"a@c.test, other@evil.example",,,\n'
 )
 
 
@@ -23,7 +24,17 @@ def test_a_csv_import_takes_the_good_rows_and_reports_the_bad_by_row(api):
     assert len(result["lead_ids"]) == 2
     assert result["rejected"] == [
         {"row": 3, "code": "missing_contact", "detail": "a lead needs an email or a LinkedIn URL"},
-        {"row": 4, "code": "invalid_email", "detail": "not an email address: 'not-an-email'"},
+        {
+            "row": 4,
+            "code": "invalid_email",
+            "detail": "not an email address: 'not-an-email' (An email address must have an @-sign.)",
+        },
+        {
+            "row": 5,
+            "code": "invalid_email",
+            "detail": "not an email address: 'a@c.test, other@evil.example'"
+            " (The part after the @-sign contains invalid characters: ',', '@', SPACE.)",
+        },
     ]
 
 
