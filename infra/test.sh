@@ -2,7 +2,8 @@
 # The project's one test command:  bash infra/test.sh [pytest arguments...]
 #
 # Works on a fresh clone: makes .venv (Python >= 3.11) if missing, installs
-# the project with its test extras, finds PostgreSQL, starts a Kafka-protocol
+# the project with its test extras, installs the Debian packages the tests
+# drive (faketime), finds PostgreSQL, starts a Kafka-protocol
 # broker, then runs ruff, mypy and pytest. Exits non-zero on any failure,
 # including a pytest run that collected no tests.
 #
@@ -21,6 +22,22 @@ die() {
     printf 'infra/test.sh: %s\n' "$*" >&2
     exit 1
 }
+
+# --- Debian packages the tests drive -------------------------------------------
+# libfaketime: the fault tests run workers whose wall clocks are minutes apart. Installed only when
+# missing (CI runs as root on a machine that may be new); the package lists are fetched once.
+debian_packages=(faketime)
+missing=()
+for package in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    [[ $(id -u) -eq 0 ]] || die "these Debian packages are needed (as root: apt-get install ${missing[*]})"
+    step "installing Debian packages: ${missing[*]}"
+    apt-get update -qq >/dev/null || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        die "apt-get install ${missing[*]} failed"
+fi
 
 # --- Python environment -------------------------------------------------------
 if [[ ! -x .venv/bin/python ]]; then

@@ -6,6 +6,7 @@
 - The events are inserted with plain VALUES rows rather than as one array of a composite type:
   psycopg adapts a composite array in Python, field by field, and that was about a third of the
   CPU of a command's save. The rows, the table lock and the notification are the library's.
+- A large save goes without psycopg's pipeline mode (see `insert_events`).
 """
 
 from __future__ import annotations
@@ -14,16 +15,38 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
 # No ON CONFLICT: a delivery taken in already fails the whole transaction with an IntegrityError.
 _DELIVERY = "INSERT INTO plera_webhook_events (workspace_id, event_id) VALUES (%s, %s)"
 
+# psycopg's pipeline (psycopg 3.3) stops writing once its last command is handed to libpq, even when
+# the socket took only part of it, then waits for results that the server cannot send, since it is
+# still reading the query: a save larger than the socket's buffer hangs for ever. It did with 1,000
+# enrollments in one save over the embedded server's Unix socket (a buffer of about 200 KB; over TCP
+# it happens at a few MB). Saves past this size go without the pipeline, in a few round trips; the
+# usual small ones keep its single round trip.
+PIPELINE_BYTES = 32_768
+
 
 class PleraRecorder(PostgresApplicationRecorder):
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        size = sum(len(e.state) + len(e.topic) + 64 for e in stored_events)
+        if size <= PIPELINE_BYTES or self.datastore.enable_db_functions:
+            return super().insert_events(stored_events, **kwargs)
+        return self._insert_events_unpipelined(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's insert_events
+    def _insert_events_unpipelined(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs) or []
+
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         delivery = kwargs.get("delivery")
         if delivery is not None:

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 from kafka import KafkaAdminClient, KafkaProducer
@@ -124,25 +124,47 @@ class Relay:
         return len(notifications)
 
     def run(self, stop: threading.Event, idle_wait: float = 0.5) -> None:
-        """Holds the relay lock, then publishes until stopped; outages are logged and retried."""
-        with psycopg.connect(self._sv.db.url, autocommit=True) as lock_conn:
-            while not stop.is_set():
-                held = lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()
-                if held and held[0]:
-                    break
-                stop.wait(1.0)  # another relay is active: stand by
-            lock_conn.execute("LISTEN plera_events")
-            backoff = 0.5
-            while not stop.is_set():
-                try:
-                    if self.publish_pending() == 0:
-                        for _ in lock_conn.notifies(timeout=idle_wait, stop_after=1):
-                            pass
-                    backoff = 0.5
-                except (KafkaError, psycopg.OperationalError, TimeoutError) as e:
-                    log.warning("relay: %s; retrying in %.1fs", e, backoff)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+        """Holds the relay lock, then publishes until stopped; outages are logged and retried.
+
+        The lock lives on a connection of its own: when the database restarts, that connection and the
+        lock go with it, and another relay may take over. So a lost lock connection sends this relay
+        back to standing by for the lock, on a new connection, never publishing without it."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self._sv.db.url, autocommit=True) as lock_conn:
+                    if self._hold_lock(lock_conn, stop):
+                        self._publish_while_held(lock_conn, stop, idle_wait)
+                backoff = 0.5
+            except psycopg.OperationalError as e:
+                log.warning("relay: the database is unreachable (%s); retrying in %.1fs", e, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _hold_lock(self, lock_conn: psycopg.Connection[Any], stop: threading.Event) -> bool:
+        while not stop.is_set():
+            held = lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()
+            if held and held[0]:
+                lock_conn.execute("LISTEN plera_events")
+                return True
+            stop.wait(1.0)  # another relay is active: stand by
+        return False
+
+    def _publish_while_held(self, lock_conn: psycopg.Connection[Any], stop: threading.Event, idle_wait: float) -> None:
+        """Publishes until stopped, or until the lock's connection is lost (OperationalError raised)."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if self.publish_pending() == 0:
+                    for _ in lock_conn.notifies(timeout=idle_wait, stop_after=1):
+                        pass
+                backoff = 0.5
+            except (KafkaError, psycopg.OperationalError, TimeoutError) as e:
+                if lock_conn.broken or lock_conn.closed:
+                    raise psycopg.OperationalError(f"the relay lock's connection was lost: {e}") from e
+                log.warning("relay: %s; retrying in %.1fs", e, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
 
 
 def run_relay(sv: Services, bootstrap: str, stop: threading.Event) -> None:
