@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from tests.integration.api.conftest import Api, assert_problem
+from tests.sinks import sink_settings
 
 
 def _email_sender(**fields: Any) -> dict[str, Any]:
-    return {"channel": "email", "name": "Alice", "address": "alice@plera.example", "daily_limit": 50, **fields}
+    body = {"channel": "email", "name": "Alice", "address": "alice@plera.example", "daily_limit": 50}
+    return body | sink_settings("email") | fields  # an email sender needs its SMTP server
 
 
 def _refused_at(api: Api, response: Any, *loc: str | int) -> None:

@@ -33,6 +33,8 @@ class AdvanceClock(BaseModel):
     )
     by: str | None = Field(
         default=None,
+        max_length=16,
+        json_schema_extra={"pattern": r"^\s*\d+[dhms]\s*$"},  # documented; the validator says what is wrong in words
         examples=["1d", "4h", "90m", "30s"],
         description="how far to move the clock forward, as `plera clock advance` reads it; instead of seconds",
     )
