@@ -3,14 +3,15 @@ rate for --minutes (10), as real processes in Kafka mode. Then the ledger: every
 what the SMTP sink received.
 
 Run: python bench/soak.py [--minutes 10] [--api-rps 100] [--sends-per-second 50] [--inbound-per-second 20]
-                          [--senders 100] [--workers 1] [--drain 120] [--bootstrap HOST:PORT]
+                          [--senders 100] [--workers 1] [--api-processes 2] [--drain 120]
+                          [--bootstrap HOST:PORT]
      (PLERA_KAFKA_BOOTSTRAP or --bootstrap names the broker, else infra/kafka_broker.py starts a fresh
       one; PLERA_DATABASE_URL's server, else the local PostgreSQL, gets a scratch database, dropped at
       the end. Every connection is to 127.0.0.1 or that server. A short run: --minutes 1.)
 
 Processes, as a Kafka deployment runs them, with PLERA_DATABASE_URL, PLERA_KAFKA_BOOTSTRAP and
-PLERA_CLOCK=system: the API (uvicorn serving plera.api:app_from_environment), `plera worker`
-(--workers of them), `plera relay`, `plera consume`; an SMTP sink (aiosmtpd, a child process) that
+PLERA_CLOCK=system: the API (uvicorn serving plera.api:app_from_environment, --api-processes worker
+processes), `plera worker` (--workers of them), `plera relay`, `plera consume`; an SMTP sink (aiosmtpd, a child process) that
 every sender points at and that records each message's Message-ID, recipient and arrival; the broker;
 and this process, which sets up, drives the traffic and checks.
 
@@ -25,8 +26,10 @@ rate is the arrivals', not the limits'.
 
 Set-up (commands, in this process): a workspace, --senders email senders (daily_limit 10,000, SMTP to
 the sink), a launched two-step email sequence (delays 0 and 0, both no_reply: step 2 is due as soon
-as step 1 went out, one sender's slot later, so replies race it) on an enriched, empty source group,
-and a second group that no sequence reads. Then, all open-loop (each request has its scheduled
+as step 1 went out, one sender's slot later, so replies race it) on an enriched, empty source group;
+a second group that no sequence reads; and a held sequence: 1,000 leads enrolled, whose only sender
+is paused, so each keeps a step waiting (the launched sequence's leads are done within seconds, and
+a finished enrollment refuses a pause). Then, all open-loop (each request has its scheduled
 moment; latency is measured from that moment to the answer, so a slow server cannot slow the
 load down and hide its own slowness; "late" is how far behind schedule requests started):
 - sends: leads arrive through POST /v1/source-groups/{id}/leads, 5 a request, into the launched
@@ -34,8 +37,8 @@ load down and hide its own slowness; "late" is how far behind schedule requests 
   expected to stop) / 2 leads a second: each lead makes two sends, less those stopped;
 - the API mix, --api-rps requests a second (weights in MIX): dashboard, drill-down, inbox list and
   thread, lead history, sequence, readiness, previews, readyz, senders, runs; writes: imports of 5
-  leads into the second group, per-lead pauses and (3 s or more later) resumes of live enrollments,
-  marking a thread read;
+  leads into the second group, per-lead pauses and (3 s or more later) resumes of the held
+  sequence's enrollments, marking a thread read;
 - inbound, --inbound-per-second signed webhooks: half replies (From the lead, In-Reply-To the
   newest message at the sink whose lead had no answer yet), a quarter out-of-office auto-replies to
   such messages, a quarter mail from strangers.
