@@ -67,728 +67,23 @@ import argparse
 import asyncio
 import collections
 import math
-import multiprocessing
 import os
-import random
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
-from multiprocessing.connection import Connection
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
-import httpx
-import psutil
-import psycopg
 from common import machine_load, percentile, scratch_services
 from pipeline import ProcessPipeline, broker
+from soak_ledger import Ledger, draw_ledger, due_now, queued_steps
+from soak_processes import Monitor, Processes, Samples, Sink
+from soak_traffic import FEED, INBOUND, MAX_OUTSTANDING, Traffic
+from soak_world import DAILY_LIMIT, World, set_up
 
-from plera.aggregates.channels import Condition
-from plera.aggregates.enrollment import DONE, LeadEnrollment
-from plera.aggregates.lead import SourceGroup
-from plera.channels.signatures import signed_headers
-from plera.commands.lead_import import parse_json_rows
-from plera.commands.runs import CreateRun, create_run
-from plera.commands.sender_accounts import AddSenderAccount, add_sender_account, set_sender_status
-from plera.commands.sequences import CreateSequence, create_sequence, launch_sequence
-from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
-from plera.commands.workspaces import CreateWorkspace, create_workspace
-from plera.consumers.lag import BrokerProbe, measure
 from plera.consumers.relay import ensure_topics
-from plera.demo import make_ready
 from plera.runtime import Services
-
-ACTOR = "soak"
-STEPS = [{"channel": "email", "delay_days": 0, "condition": "no_reply"} for _ in range(2)]
-DAILY_LIMIT = 10_000  # the most a sender may have
-BATCH = 5  # leads per import request
-# The API mix: (label, weight); the weights are shares of --api-rps.
-MIX = [
-    ("GET /v1/sequences/{id}/dashboard", 18),
-    ("GET /v1/sequences/{id}/leads", 12),
-    ("GET /v1/inbox/threads", 14),
-    ("GET /v1/inbox/threads/{id}", 10),
-    ("GET /v1/leads/{id}/history", 10),
-    ("GET /v1/sequences/{id}", 8),
-    ("GET /v1/sequences/{id}/readiness", 2),
-    ("GET /v1/sequences/{id}/previews", 3),
-    ("GET /readyz", 5),
-    ("GET /v1/sender-accounts", 3),
-    ("GET /v1/runs", 2),
-    ("POST /v1/source-groups/{id}/leads", 3),
-    ("POST /v1/enrollments/{id}/pause", 4),
-    ("POST /v1/enrollments/{id}/resume", 4),
-    ("POST /v1/inbox/threads/{id}/read", 2),
-]
-FEED = "POST /v1/source-groups/{id}/leads (feed)"
-INBOUND = "POST /v1/webhooks/{id}/email/inbound"
-MAX_OUTSTANDING = 2000  # requests in flight before the load generator counts new ones as skipped
-
-
-# --------------------------------------------------------------------------- the window around now
-
-
-def window_around_now(now: datetime, minutes: float) -> tuple[str, str, str]:
-    """(zone, window_start, window_end): an Etc/GMT zone whose local time is now 12:xx, and a window
-    from 30 minutes before now to an hour after the run's planned end (set-up and drain included)."""
-    offset = 12 - now.hour  # -11..12, hours east of UTC
-    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc/GMT names count west as positive
-    local = now + timedelta(hours=offset)
-    start = local - timedelta(minutes=30)
-    end = min(local + timedelta(minutes=minutes + 60), local.replace(hour=23, minute=59))
-    return zone, f"{start:%H:%M}", f"{end:%H:%M}"
-
-
-# --------------------------------------------------------------------------- the SMTP sink, a child process
-
-
-def _serve_sink(conn: Connection, port_out: Connection) -> None:
-    """aiosmtpd on 127.0.0.1 keeping (Message-ID, recipient, sender, arrival) of each message; at each
-    "poll" it sends what came since the last, until "stop"."""
-    from email import policy
-    from email.parser import BytesHeaderParser
-
-    from aiosmtpd.controller import Controller
-
-    lock = threading.Lock()
-    fresh: list[tuple[str, str, str, float]] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            raw = envelope.original_content or envelope.content
-            headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-            with lock:
-                for rcpt in envelope.rcpt_tos:
-                    fresh.append((str(headers.get("Message-ID", "")), rcpt, str(envelope.mail_from), time.time()))
-            return "250 Message accepted"
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, server_hostname="soak-sink", ready_timeout=10)
-    controller.start()
-    port_out.send(port)
-    try:
-        while conn.recv() == "poll":
-            with lock:
-                batch = list(fresh)
-                fresh.clear()
-            conn.send(batch)
-    finally:
-        controller.stop()
-
-
-class Sink:
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, theirs = ctx.Pipe()
-        port_in, port_out = ctx.Pipe()
-        self.process = ctx.Process(target=_serve_sink, args=(theirs, port_out), daemon=True)
-        self.process.start()
-        self.port: int = port_in.recv()
-        self.received: list[tuple[str, str, str, float]] = []
-        self._lock = threading.Lock()
-
-    def poll(self) -> list[tuple[str, str, str, float]]:
-        with self._lock:
-            self._conn.send("poll")
-            batch: list[tuple[str, str, str, float]] = self._conn.recv()
-            self.received.extend(batch)
-            return batch
-
-    def stop(self) -> None:
-        with self._lock:
-            self._conn.send("stop")
-        self.process.join(timeout=10)
-        if self.process.is_alive():
-            self.process.terminate()
-
-
-# --------------------------------------------------------------------------- set-up
-
-
-@dataclass
-class World:
-    workspace_id: UUID
-    api_key: str
-    webhook_secret: str
-    run_id: UUID
-    sequence_id: UUID
-    live_group: UUID
-    side_group: UUID
-    senders: list[UUID]
-    zone: str
-    window: tuple[str, str]
-    held: list[UUID]  # enrollments of the held sequence, which the pauses and resumes take
-
-
-def set_up(sv: Services, args: argparse.Namespace, sink_port: int) -> World:
-    zone, start, end = window_around_now(datetime.now(UTC), args.minutes + args.drain / 60)
-    created = create_workspace(
-        sv,
-        CreateWorkspace(
-            name="soak",
-            timezone=zone,
-            window_start=start,
-            window_end=end,
-            sending_days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-            holiday_countries=[],
-        ),
-        ACTOR,
-    )
-    ws = created.workspace.id
-    run = create_run(sv, ws, CreateRun(name="soak"), ACTOR).id
-    live = create_source_group(sv, ws, run, CreateSourceGroup(name="arrivals"), ACTOR).id
-    side = create_source_group(sv, ws, run, CreateSourceGroup(name="later"), ACTOR).id
-    mark_enriched(sv, ws, live, ACTOR)
-    smtp = {"host": "127.0.0.1", "port": sink_port, "starttls": False}
-    senders = [
-        add_sender_account(
-            sv,
-            ws,
-            AddSenderAccount.model_validate(
-                {
-                    "channel": "email",
-                    "name": f"Sender {i}",
-                    "address": f"sender{i}@plera.example",
-                    "daily_limit": DAILY_LIMIT,
-                    "smtp": smtp,
-                }
-            ),
-            ACTOR,
-        ).id
-        for i in range(args.senders)
-    ]
-    body = {"run_id": run, "name": "soak", "source_group_ids": [live], "steps": STEPS}
-    sequence = create_sequence(sv, ws, CreateSequence.model_validate(body), ACTOR)
-    make_ready(sv, ws, sequence.id, ACTOR, senders={"email": senders})
-    launch_sequence(sv, ws, sequence.id, ACTOR)
-    held = held_sequence(sv, ws, run, smtp)
-    return World(
-        ws, created.api_key, created.webhook_secret, run, sequence.id, live, side, senders, zone, (start, end), held
-    )
-
-
-def held_sequence(sv: Services, ws: UUID, run: UUID, smtp: dict[str, Any], leads: int = 1000) -> list[UUID]:
-    """A launched one-step sequence whose only sender is paused: its leads stay enrolled, each with a
-    step waiting, for the API mix's per-lead pauses and resumes to take (the launched sequence's
-    enrollments are done within seconds, and a finished one refuses a pause)."""
-    group = create_source_group(sv, ws, run, CreateSourceGroup(name="held"), ACTOR).id
-    rows = [{"email": f"h{i}@held{i}.example", "first_name": f"Held{i}"} for i in range(leads)]
-    imported = import_leads(sv, ws, group, parse_json_rows(rows), ACTOR)
-    mark_enriched(sv, ws, group, ACTOR)
-    sender = add_sender_account(
-        sv,
-        ws,
-        AddSenderAccount.model_validate(
-            {"channel": "email", "name": "Held", "address": "held@plera.example", "daily_limit": 100, "smtp": smtp}
-        ),
-        ACTOR,
-    ).id
-    body = {"run_id": run, "name": "held", "source_group_ids": [group], "steps": STEPS[:1]}
-    sequence = create_sequence(sv, ws, CreateSequence.model_validate(body), ACTOR)
-    make_ready(sv, ws, sequence.id, ACTOR, senders={"email": [sender]})
-    launch_sequence(sv, ws, sequence.id, ACTOR)
-    set_sender_status(sv, ws, sender, paused=True, reason="held", actor=ACTOR)  # before any worker runs
-    return [LeadEnrollment.create_id(sequence.id, lead_id) for lead_id in imported.lead_ids]
-
-
-class Processes:
-    """The API and the workers (the relay and the consumer are ProcessPipeline's, as in pipeline.py)."""
-
-    def __init__(self, sv: Services, bootstrap: str, workers: int, api_processes: int) -> None:
-        self.env = os.environ | {
-            "PLERA_DATABASE_URL": sv.db.url,
-            "PLERA_KAFKA_BOOTSTRAP": bootstrap,
-            "PLERA_DATA_DIR": str(sv.settings.data_dir),
-            "PLERA_SECRET_KEY": str(sv.settings.secret_key),
-            "PLERA_CLOCK": "system",
-        }
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        plera = str(Path(sys.executable).with_name("plera"))
-        api = [sys.executable, "-m", "uvicorn", "plera.api:app_from_environment", "--factory", "--host", "127.0.0.1"]
-        api += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
-        if api_processes > 1:
-            api += ["--workers", str(api_processes)]
-        self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
-        self.api_processes = api_processes
-        self._start("api", api)
-        for n in range(workers):
-            self._start(f"worker{n + 1}" if workers > 1 else "worker", [plera, "worker"])
-
-    def _start(self, name: str, command: list[str]) -> None:
-        log = Path(tempfile.mkstemp(prefix=f"plera-soak-{name}-", suffix=".log")[1])
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        self.procs.append((name, proc, log))
-
-    def wait_ready(self) -> None:
-        for _ in range(600):
-            self.check()
-            try:
-                up = httpx.get(self.url + "/healthz", timeout=1).status_code == 200
-                if up and len(self._api_workers()) >= self.api_processes * (self.api_processes > 1):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the API did not start")
-
-    def check(self) -> None:
-        for name, proc, log in self.procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-
-    def pids(self) -> dict[str, int]:
-        """Each process's pid; uvicorn's worker processes, when it has some, as api/1, api/2, ..."""
-        pids = {name: proc.pid for name, proc, _ in self.procs}
-        for n, pid in enumerate(self._api_workers(), start=1):
-            pids[f"api/{n}"] = pid
-        return pids
-
-    def _api_workers(self) -> list[int]:
-        api = next(proc for name, proc, _ in self.procs if name == "api")
-        children = psutil.Process(api.pid).children()
-        return sorted(c.pid for c in children if "resource_tracker" not in " ".join(c.cmdline()))
-
-    def logs(self) -> dict[str, Path]:
-        return {name: log for name, _, log in self.procs}
-
-    def stop(self) -> None:
-        for _, proc, _ in self.procs:
-            proc.terminate()
-        for _, proc, _ in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-# --------------------------------------------------------------------------- what the run records
-
-
-@dataclass
-class PathStats:
-    latency: list[float] = field(default_factory=list)  # ms, from the scheduled moment to the answer
-    late: list[float] = field(default_factory=list)  # ms, from the scheduled moment to the request's start
-    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
-    failures: collections.Counter[str] = field(default_factory=collections.Counter)  # no answer: why
-
-
-@dataclass
-class Recorder:
-    paths: dict[str, PathStats] = field(default_factory=lambda: collections.defaultdict(PathStats))
-    skipped: int = 0
-    five_xx: list[str] = field(default_factory=list)
-
-    def record(self, path: str, scheduled: float, started: float, done: float, status: int | None, why: str) -> None:
-        stats = self.paths[path]
-        stats.late.append((started - scheduled) * 1000)
-        if status is None:
-            stats.failures[why] += 1
-            return
-        stats.latency.append((done - scheduled) * 1000)
-        stats.statuses[status] += 1
-        if status >= 500 and len(self.five_xx) < 20:
-            self.five_xx.append(f"{path}: {status} {why[:300]}")
-
-
-@dataclass
-class Samples:
-    lag: list[tuple[float, int, int | None, int]] = field(default_factory=list)  # (t, relay lag, consumer lag, head)
-    rss: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: collections.defaultdict(list))
-
-
-class Monitor:
-    """A thread sampling the lag each second and the processes' RSS every 5 s, and polling the sink."""
-
-    def __init__(self, sv: Services, bootstrap: str, pids: dict[str, int], sink: Sink, on_sent: Callable) -> None:
-        self.samples = Samples()
-        self._sv, self._bootstrap, self._sink, self._on_sent = sv, bootstrap, sink, on_sent
-        self._pids = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.error: BaseException | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def rss_now(self) -> None:
-        now = time.monotonic()
-        for name, proc in self._pids.items():
-            try:
-                rss = proc.memory_info().rss
-            except psutil.Error:
-                continue
-            self.samples.rss[name].append((now, rss))
-
-    def _run(self) -> None:
-        probe = BrokerProbe(self._bootstrap, ttl=0.5)
-        try:
-            with psycopg.connect(self._sv.db.url, autocommit=True) as conn:
-                next_rss = 0.0
-                while True:
-                    self._on_sent(self._sink.poll())
-                    progress = measure(conn, probe.state())
-                    now = time.monotonic()
-                    self.samples.lag.append((now, progress.relay_lag or 0, progress.consumer_lag, progress.head))
-                    if self._stop.is_set():
-                        break  # that was the last sample, after the drain
-                    if now >= next_rss:
-                        self.rss_now()
-                        next_rss = now + 5
-                    self._stop.wait(max(0.0, 1.0 - (time.monotonic() - now)))
-        except BaseException as e:  # reported by the main thread
-            self.error = e
-        finally:
-            probe.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-
-# --------------------------------------------------------------------------- traffic
-
-
-class Traffic:
-    """The three open-loop streams: the lead feed, the API mix and inbound mail."""
-
-    def __init__(self, world: World, args: argparse.Namespace, url: str) -> None:
-        self.world, self.args, self.url = world, args, url
-        self.rec = Recorder()
-        self.rng = random.Random(15)
-        self.lead_ids: list[UUID] = []  # fed leads, in the launched sequence
-        self.addresses: dict[str, UUID] = {}  # lead email → lead id
-        self.paused: collections.deque[tuple[float, UUID]] = collections.deque()
-        self.threads: list[str] = []
-        self.answerable: collections.deque[tuple[str, str, str]] = collections.deque(maxlen=5000)
-        self.answered: set[str] = set()  # recipients that got an inbound already
-        self.sent_at: list[float] = []  # sink arrivals (wall time)
-        self.inbound_kinds: collections.Counter[str] = collections.Counter()
-        self.replied: dict[UUID, float] = {}  # lead → when its reply's 202 came (wall time)
-        self._n = 0
-        self._lock = threading.Lock()
-
-    # ---- what the sink saw (called from the monitor's thread)
-
-    def on_sent(self, batch: list[tuple[str, str, str, float]]) -> None:
-        with self._lock:
-            for message_id, rcpt, sender, at in batch:
-                self.sent_at.append(at)
-                if rcpt not in self.answered:
-                    self.answerable.append((message_id, rcpt, sender))
-
-    def _answerable(self) -> tuple[str, str, str] | None:
-        with self._lock:
-            while self.answerable:
-                message_id, rcpt, sender = self.answerable.pop()  # the newest: it may race the next step
-                if rcpt not in self.answered:
-                    self.answered.add(rcpt)
-                    return message_id, rcpt, sender
-        return None
-
-    def _next(self) -> int:
-        self._n += 1
-        return self._n
-
-    # ---- requests
-
-    def _lead_rows(self, tag: str) -> list[dict[str, str]]:
-        rows = []
-        for _ in range(BATCH):
-            n = self._next()
-            rows.append(
-                {"email": f"p{n}@{tag}{n}.example", "first_name": f"Pat{n}", "last_name": "Soak", "company": f"Co {n}"}
-            )
-        return rows
-
-    async def feed(self, client: httpx.AsyncClient) -> httpx.Response:
-        answer = await client.post(
-            f"/v1/source-groups/{self.world.live_group}/leads", json={"leads": self._lead_rows("c")}
-        )
-        if answer.status_code == 200:
-            for lead_id in answer.json()["lead_ids"]:
-                self.lead_ids.append(UUID(lead_id))
-        return answer
-
-    async def mix(self, client: httpx.AsyncClient, label: str) -> httpx.Response | None:
-        w, rng = self.world, self.rng
-        seq = w.sequence_id
-        if label == "GET /v1/sequences/{id}/dashboard":
-            return await client.get(f"/v1/sequences/{seq}/dashboard")
-        if label == "GET /v1/sequences/{id}/leads":
-            params = rng.choice(
-                [{}, {"step": 2}, {"status": "active"}, {"status": "stopped"}, {"step": 1, "limit": 100}]
-            )
-            return await client.get(f"/v1/sequences/{seq}/leads", params=params)
-        if label == "GET /v1/inbox/threads":
-            params = rng.choice(
-                [{}, {"status": "replied"}, {"status": "unread"}, {"status": "ooo"}, {"status": "unmatched"}]
-            )
-            answer = await client.get("/v1/inbox/threads", params=params)
-            if answer.status_code == 200 and params.get("status") != "unmatched":  # those cannot be marked read
-                found = [t["id"] for t in answer.json().get("items", [])]
-                self.threads = (found + self.threads)[:500]
-            return answer
-        if label in ("GET /v1/inbox/threads/{id}", "POST /v1/inbox/threads/{id}/read"):
-            if not self.threads:
-                return None
-            thread = rng.choice(self.threads)
-            if label.startswith("GET"):
-                return await client.get(f"/v1/inbox/threads/{thread}")
-            return await client.post(f"/v1/inbox/threads/{thread}/read")
-        if label == "GET /v1/leads/{id}/history":
-            if not self.lead_ids:
-                return None
-            return await client.get(f"/v1/leads/{rng.choice(self.lead_ids)}/history")
-        if label == "GET /v1/sequences/{id}":
-            return await client.get(f"/v1/sequences/{seq}")
-        if label == "GET /v1/sequences/{id}/readiness":
-            return await client.get(f"/v1/sequences/{seq}/readiness")
-        if label == "GET /v1/sequences/{id}/previews":
-            return await client.get(f"/v1/sequences/{seq}/previews", params={"limit": 5})
-        if label == "GET /readyz":
-            return await client.get("/readyz")
-        if label == "GET /v1/sender-accounts":
-            return await client.get("/v1/sender-accounts", params={"limit": 100})
-        if label == "GET /v1/runs":
-            return await client.get("/v1/runs", params={"status": "active"})
-        if label == "POST /v1/source-groups/{id}/leads":
-            return await client.post(f"/v1/source-groups/{w.side_group}/leads", json={"leads": self._lead_rows("s")})
-        if label == "POST /v1/enrollments/{id}/pause":
-            enrollment = rng.choice(w.held)
-            answer = await client.post(f"/v1/enrollments/{enrollment}/pause")
-            if answer.status_code == 200:
-                self.paused.append((time.monotonic(), enrollment))
-            return answer
-        if label == "POST /v1/enrollments/{id}/resume":
-            if self.paused and time.monotonic() - self.paused[0][0] >= 3:
-                enrollment = self.paused.popleft()[1]
-            else:
-                enrollment = rng.choice(w.held)  # most often a no-op: that lead is not paused
-            return await client.post(f"/v1/enrollments/{enrollment}/resume")
-        raise ValueError(label)
-
-    async def inbound(self, client: httpx.AsyncClient, n: int) -> httpx.Response:
-        kind = ("reply", "reply", "ooo", "stranger")[n % 4]
-        target = self._answerable() if kind != "stranger" else None
-        if target is None:
-            kind = "stranger"
-        self.inbound_kinds[kind] += 1
-        m = EmailMessage()
-        m["Message-ID"] = f"<soak-in-{n}-{uuid.uuid4().hex[:8]}@mail.example>"
-        m["Date"] = format_datetime(datetime.now(UTC))
-        if target is None:
-            m["From"] = f"stranger{n}@else.example"
-            m["To"] = "sender0@plera.example"
-            m["Subject"] = "A question"
-            m.set_content("Hello, who is in charge of purchasing at your place?")
-        else:
-            message_id, rcpt, sender = target
-            m["From"], m["To"] = rcpt, sender
-            m["In-Reply-To"] = m["References"] = message_id
-            if kind == "ooo":
-                m["Subject"] = "Automatic reply: A question"
-                m["Auto-Submitted"] = "auto-replied"
-                back = datetime.now(UTC) + timedelta(days=14)
-                m.set_content(f"I am out of the office until {back:%B} {back.day} with limited access to email.")
-            else:
-                m["Subject"] = "Re: A question"
-                m.set_content("Thanks, let's talk next week.\n\nOn Mon, you wrote:\n> Hi there")
-        body = m.as_bytes()
-        headers = signed_headers(self.world.webhook_secret, int(time.time()), body) | {"Content-Type": "message/rfc822"}
-        answer = await client.post(
-            f"/v1/webhooks/{self.world.workspace_id}/email/inbound", content=body, headers=headers
-        )
-        if kind == "reply" and answer.status_code == 202:
-            for lead_id in answer.json().get("lead_ids", []):
-                self.replied.setdefault(UUID(lead_id), time.time())
-        return answer
-
-    # ---- the open loop
-
-    async def run(self, seconds: float, leads_per_second: float) -> None:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        headers = {"Authorization": f"Bearer {self.world.api_key}"}
-        async with httpx.AsyncClient(base_url=self.url, headers=headers, limits=limits, timeout=30) as client:
-            loop = asyncio.get_running_loop()
-            t0 = loop.time() + 0.1
-            end = t0 + seconds
-            outstanding: set[asyncio.Task[None]] = set()
-
-            async def fire(label: str, scheduled: float, call: Callable[[], Any]) -> None:
-                started = loop.time()
-                status, why = None, ""
-                try:
-                    answer = await call()
-                    if answer is None:
-                        return
-                    status = answer.status_code
-                    why = answer.text if status >= 500 else ""
-                except httpx.HTTPError as e:
-                    why = type(e).__name__
-                self.rec.record(label, scheduled, started, loop.time(), status, why)
-
-            async def stream(rate: float, make: Callable[[int, float], None]) -> None:
-                if rate <= 0:
-                    return
-                n = 0
-                while (scheduled := t0 + n / rate) < end:
-                    pause = scheduled - loop.time()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
-                    make(n, scheduled)
-                    n += 1
-
-            def launch(label: str, scheduled: float, call: Callable[[], Any]) -> None:
-                if len(outstanding) >= MAX_OUTSTANDING:
-                    self.rec.skipped += 1
-                    return
-                task = asyncio.create_task(fire(label, scheduled, call))
-                outstanding.add(task)
-                task.add_done_callback(outstanding.discard)
-
-            labels = [label for label, weight in MIX for _ in range(weight)]
-            order = random.Random(7)
-
-            def api(n: int, scheduled: float) -> None:
-                if n % len(labels) == 0:
-                    order.shuffle(labels)  # each hundred requests holds the mix, in a new order
-                label = labels[n % len(labels)]
-                launch(label, scheduled, lambda: self.mix(client, label))
-
-            def feeding(n: int, scheduled: float) -> None:
-                launch(FEED, scheduled, lambda: self.feed(client))
-
-            def mail(n: int, scheduled: float) -> None:
-                launch(INBOUND, scheduled, lambda: self.inbound(client, n))
-
-            await asyncio.gather(
-                stream(self.args.api_rps, api),
-                stream(leads_per_second / BATCH, feeding),
-                stream(self.args.inbound_per_second, mail),
-            )
-            if outstanding:
-                await asyncio.wait(outstanding, timeout=60)
-            for task in outstanding:
-                task.cancel()
-
-
-# --------------------------------------------------------------------------- the ledger
-
-
-@dataclass
-class Ledger:
-    enrollments: int = 0
-    at_sink: int = 0
-    decided: int = 0
-    sent: int = 0
-    unknown: int = 0
-    failed: int = 0
-    duplicates: list[str] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
-    after_reply: list[str] = field(default_factory=list)
-    while_paused: list[str] = field(default_factory=list)
-    unrecorded: list[str] = field(default_factory=list)
-    backlog: int = 0
-    replied_leads: int = 0
-    stopped_by_reply: int = 0
-    paused_at_end: int = 0
-
-
-def draw_ledger(sv: Services, world: World, received: list[tuple[str, str, str, float]], queued: set[Any]) -> Ledger:
-    ledger = Ledger(at_sink=len(received))
-    at_sink = collections.Counter(message_id for message_id, *_ in received)
-    ledger.duplicates += [f"{mid} arrived {n} times" for mid, n in at_sink.items() if n > 1]
-    group = sv.events.get(world.live_group, SourceGroup)
-    ids = [LeadEnrollment.create_id(world.sequence_id, lead_id) for lead_id in group.lead_ids]
-    decided: dict[str, tuple[UUID, int]] = {}
-    outcome: dict[str, str] = {}
-    step_ids: dict[tuple[UUID, int], set[str]] = collections.defaultdict(set)
-    now = datetime.now(UTC)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        states: dict[UUID, LeadEnrollment] = {}
-        for event in sv.events.stored_events(chunk):
-            eid = event.originator_id
-            before = states.get(eid)
-            name = type(event).__name__
-            if name == "StepDispatching" and before is not None:
-                decided[event.message_id] = (eid, event.step)
-                step_ids[(eid, event.step)].add(event.message_id)
-                no_reply = before.condition_of(event.step) is Condition.NO_REPLY
-                if before.replied_at is not None and no_reply:
-                    ledger.after_reply.append(f"{eid} step {event.step} ({event.message_id})")
-                if before.paused:
-                    ledger.while_paused.append(f"{eid} step {event.step} ({event.message_id})")
-            elif name in ("MessageSent", "SendOutcomeUnknown", "StepSendFailed"):
-                outcome[event.message_id] = name
-            states[eid] = event.mutate(before)
-        for eid, e in states.items():
-            ledger.enrollments += 1
-            ledger.replied_leads += e.replied_at is not None
-            ledger.stopped_by_reply += sum(1 for s in e.steps if s["status"] == "skipped" and s["reason"] == "replied")
-            ledger.paused_at_end += e.is_open and e.paused
-            step = e.next_step
-            if step is None or not e.is_open or e.paused:
-                continue
-            state = e.steps[step - 1]
-            if state["status"] == "scheduled" and state["eligible_at"] <= now:
-                if (eid, step) in queued:
-                    ledger.backlog += 1
-                else:
-                    ledger.lost.append(
-                        f"{eid} step {step}: due since {state['eligible_at']:%H:%M:%S}, not in the queue"
-                    )
-            elif state["status"] == "pending" and (step == 1 or e.steps[step - 2]["status"] in {s.value for s in DONE}):
-                ledger.lost.append(f"{eid} step {step}: pending, never scheduled")
-    ledger.decided = len(decided)
-    for message_id, (eid, step) in decided.items():
-        result = outcome.get(message_id)
-        ledger.sent += result == "MessageSent"
-        ledger.unknown += result == "SendOutcomeUnknown"
-        ledger.failed += result == "StepSendFailed"
-        if result == "MessageSent" and message_id not in at_sink:
-            ledger.lost.append(f"{eid} step {step}: recorded sent ({message_id}), never at the sink")
-        if result is None and message_id not in at_sink:
-            ledger.lost.append(f"{eid} step {step}: decided ({message_id}), no outcome and not at the sink")
-    for (eid, step), mids in step_ids.items():
-        if len([m for m in mids if m in at_sink]) > 1:
-            ledger.duplicates.append(f"{eid} step {step} reached the sink under {len(mids)} Message-IDs")
-    ledger.unrecorded = [f"{mid}" for mid in at_sink if mid not in decided]
-    return ledger
-
-
-def queued_steps(sv: Services) -> set[tuple[UUID, int]]:
-    with sv.db.pool.connection() as conn:
-        return {(r[0], r[1]) for r in conn.execute("SELECT enrollment_id, step FROM read.due_queue").fetchall()}
-
-
-def due_now(sv: Services, sequence_id: UUID) -> tuple[int, int]:
-    """(the sequence's rows of the due queue that could be claimed within seconds, claims held)."""
-    with sv.db.pool.connection() as conn:
-        due = conn.execute(
-            "SELECT count(*) FROM read.due_queue"  # a sender's next slot, a second or so away, counts as due
-            " WHERE sequence_id = %s AND NOT paused AND coalesce(not_before, eligible_at) <= now() + interval '10 seconds'",
-            (sequence_id,),
-        ).fetchone()
-        held = conn.execute("SELECT count(*) FROM plera_claims").fetchone()
-    return int(due[0]) if due else 0, int(held[0]) if held else 0
-
 
 # --------------------------------------------------------------------------- the report
 
@@ -847,6 +142,12 @@ def report(
         f" per 10 s: min {min(per_10s):.1f}, max {max(per_10s):.1f}/s; leads fed {len(traffic.lead_ids)}"
         f" ({leads_per_second:.1f}/s planned)"
     )
+    if len(traffic.sent_at) > 1:
+        span = max(traffic.sent_at) - min(traffic.sent_at)
+        print(
+            f"  all {len(traffic.sent_at)} sends, from the first to the last, took {span:.0f} s:"
+            f" {len(traffic.sent_at) / max(span, 1):.1f}/s (the feed's imports came late when the API was)"
+        )
     print(
         f"Inbound: {dict(traffic.inbound_kinds)}; {len(traffic.replied)} leads replied"
         f" ({args.inbound_per_second}/s planned)"
@@ -867,15 +168,18 @@ def report(
         head_rate = (samples.lag[-1][3] - samples.lag[0][3]) / max(samples.lag[-1][0] - samples.lag[0][0], 1)
         print(f"  (the event store grew {head_rate:.0f} events/s)")
 
-    print("\nMemory (RSS; start = traffic start, 1 min = a minute in, end = traffic end):")
-    for name, points in samples.rss.items():
-        start_t = points[0][0]
-        minute = next((r for t, r in points if t - start_t >= 60), points[-1][1])
-        end = points[-1][1]
-        growth = (end - minute) / max(minute, 1)
+    print(
+        "\nMemory: RSS at the traffic's start and end; anonymous (the heap: what a leak grows) at the start,"
+        " a minute in (warm) and the end, and the change from a minute in to the end:"
+    )
+    for name, all_points in samples.rss.items():
+        points = [p for p in all_points if p[0] <= mono[1] + 1] or all_points
+        start, end = points[0], points[-1]
+        warm = next((p for p in points if p[0] - start[0] >= 60), end)
+        growth = (end[2] - warm[2]) / max(warm[2], 1)
         print(
-            f"  {name:10} start {mb(points[0][1]):>8}  1 min {mb(minute):>8}  end {mb(end):>8}"
-            f"  max {mb(max(r for _, r in points)):>8}  (end vs 1 min: {growth:+.0%})"
+            f"  {name:8} RSS {mb(start[1]):>7} -> {mb(end[1]):>7}   anonymous {mb(start[2]):>7}, {mb(warm[2]):>7}"
+            f" -> {mb(end[2]):>7} ({growth:+.0%}; max {mb(max(p[2] for p in points))})"
         )
 
     print(f"\nLedger ({drained}):")
@@ -1023,14 +327,25 @@ def _drain(sv: Services, pipeline: ProcessPipeline, sequence_id: UUID, limit: fl
 
 
 def _print_tracebacks(logs: dict[str, Path]) -> None:
+    """Each process's logged tracebacks, counted by their last line, and the first of each kind. A client
+    gone before its request was read (starlette's ClientDisconnect: the load generator timed out) is
+    counted only."""
     for name, log in logs.items():
         text = log.read_text(errors="replace")
-        if "Traceback" in text:
-            first = text[text.index("Traceback") :][:3000]
-            print(f"\n{name} logged tracebacks ({text.count('Traceback')}); the first:\n{first}")
-            print(f"  (the whole log: {log})")
-        else:
+        tracebacks = text.split("Traceback (most recent call last):")[1:]
+        if not tracebacks:
             log.unlink(missing_ok=True)
+            continue
+        kinds: dict[str, list[str]] = collections.defaultdict(list)
+        for t in tracebacks:
+            lines = [line for line in t.splitlines() if line.strip() and not line.startswith(" ")]
+            kinds[lines[0] if lines else "?"].append(t)
+        print(f"\n{name} logged {len(tracebacks)} tracebacks (the whole log: {log}):")
+        for kind, found in kinds.items():
+            print(f"  {len(found)} x {kind[:200]}")
+            if "ClientDisconnect" not in kind:
+                own = [line for line in found[0].splitlines() if "/src/plera/" in line or not line.startswith("  ")]
+                print("    " + "\n    ".join(own[-12:]))
 
 
 if __name__ == "__main__":
