@@ -129,7 +129,11 @@ def report(
         )
     requests = sum(len(s.latency) for p, s in traffic.rec.paths.items() if p not in (FEED, INBOUND))
     print(f"  API mix: {requests / seconds:.1f} requests/s answered (target {args.api_rps})")
-    print(f"  5xx: {total_5xx}" + ("  <- FAILURE" if total_5xx else ""))
+    unanswered = sum(sum(s.failures.values()) for s in traffic.rec.paths.values())
+    print(
+        f"  5xx: {total_5xx}" + ("  <- FAILURE" if total_5xx else "") + f"; no answer (the connection failed or timed"
+        f" out, client side): {unanswered}"
+    )
     for line in traffic.rec.five_xx[:5]:
         print(f"    {line}")
 
@@ -170,17 +174,30 @@ def report(
 
     print(
         "\nMemory: RSS at the traffic's start and end; anonymous (the heap: what a leak grows) at the start,"
-        " a minute in (warm) and the end, and the change from a minute in to the end:"
+        " a minute in (warm) and the end, and the change from a minute in to the end; CPU, in cores, over the traffic:"
     )
     for name, all_points in samples.rss.items():
         points = [p for p in all_points if p[0] <= mono[1] + 1] or all_points
         start, end = points[0], points[-1]
         warm = next((p for p in points if p[0] - start[0] >= 60), end)
         growth = (end[2] - warm[2]) / max(warm[2], 1)
+        cpu = [c for c in samples.cpu.get(name, []) if c[0] <= mono[1] + 1]
+        cores = (cpu[-1][1] - cpu[0][1]) / max(cpu[-1][0] - cpu[0][0], 1) if len(cpu) > 1 else math.nan
         print(
             f"  {name:8} RSS {mb(start[1]):>7} -> {mb(end[1]):>7}   anonymous {mb(start[2]):>7}, {mb(warm[2]):>7}"
-            f" -> {mb(end[2]):>7} ({growth:+.0%}; max {mb(max(p[2] for p in points))})"
+            f" -> {mb(end[2]):>7} ({growth:+.0%}; max {mb(max(p[2] for p in points))})   CPU {cores:.2f}"
         )
+
+    api_cpu = 0.0
+    for name, points in samples.cpu.items():
+        during = [c for t, c in points if t <= mono[1] + 1]
+        if name.startswith("api") and len(during) > 1:
+            api_cpu += during[-1] - during[0]
+    answered = sum(len(s.latency) for s in traffic.rec.paths.values())
+    print(
+        f"  the API processes spent {api_cpu / max(answered, 1) * 1000:.1f} ms of CPU per answered request"
+        f" ({answered} answers): one core of their own would answer about {answered / max(api_cpu, 1e-9):,.0f}/s"
+    )
 
     print(f"\nLedger ({drained}):")
     print(
@@ -267,8 +284,11 @@ def main() -> None:
                 drained = _drain(sv, pipeline, world.sequence_id, args.drain)
                 watching.set()
                 monitor.stop()
+                traffic.on_sent(sink.poll())  # the last arrivals, whatever became of the monitor
                 if monitor.error:
                     print(f"  (the monitor stopped early: {monitor.error!r})")
+                if monitor.missed:
+                    print(f"  ({len(monitor.missed)} lag samples missed; the first: {monitor.missed[0]})")
                 queued = queued_steps(sv)
             finally:
                 procs.stop()

@@ -169,6 +169,9 @@ class Samples:
     # (t, RSS, anonymous resident memory): the heap's share, what a leak grows. RSS also counts the pages
     # of mapped files (code, libraries), which the kernel may drop and fetch again under pressure.
     rss: dict[str, list[tuple[float, int, int]]] = field(default_factory=lambda: collections.defaultdict(list))
+    cpu: dict[str, list[tuple[float, float]]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )  # (t, CPU s)
 
 
 class Monitor:
@@ -181,6 +184,7 @@ class Monitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.error: BaseException | None = None
+        self.missed: list[str] = []  # lag samples the database refused
 
     def start(self) -> None:
         self._thread.start()
@@ -195,27 +199,43 @@ class Monitor:
                 continue
             anon = next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("RssAnon:")), 0)
             self.samples.rss[name].append((now, rss, anon))
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            self.samples.cpu[name].append((now, times.user + times.system))
 
     def _run(self) -> None:
+        """Until stopped, and once more after: a sample that misses the database (a shared server may
+        refuse a connection when full) is counted and the next one connects again."""
         probe = BrokerProbe(self._bootstrap, ttl=0.5)
+        conn: psycopg.Connection[Any] | None = None
+        next_rss = 0.0
         try:
-            with psycopg.connect(self._sv.db.url, autocommit=True) as conn:
-                next_rss = 0.0
-                while True:
-                    self._on_sent(self._sink.poll())
+            while True:
+                self._on_sent(self._sink.poll())
+                now = time.monotonic()
+                try:
+                    conn = conn or psycopg.connect(self._sv.db.url, autocommit=True)
                     progress = measure(conn, probe.state())
-                    now = time.monotonic()
                     self.samples.lag.append((now, progress.relay_lag or 0, progress.consumer_lag, progress.head))
-                    if self._stop.is_set():
-                        break  # that was the last sample, after the drain
-                    if now >= next_rss:
-                        self.rss_now()
-                        next_rss = now + 5
-                    self._stop.wait(max(0.0, 1.0 - (time.monotonic() - now)))
+                except psycopg.Error as e:
+                    self.missed.append(f"{type(e).__name__}: {str(e).strip()[:200]}")
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                if self._stop.is_set():
+                    break  # that was the last sample, after the drain
+                if now >= next_rss:
+                    self.rss_now()
+                    next_rss = now + 5
+                self._stop.wait(max(0.0, 1.0 - (time.monotonic() - now)))
         except BaseException as e:  # reported by the main thread
             self.error = e
         finally:
             probe.close()
+            if conn is not None:
+                conn.close()
 
     def stop(self) -> None:
         self._stop.set()
