@@ -284,6 +284,10 @@ def main() -> None:
                 drained = _drain(sv, pipeline, world.sequence_id, args.drain)
                 watching.set()
                 monitor.stop()
+                # The API and the workers stop, then the read models catch up: the due queue the ledger
+                # reads is then the one the last events made, and no send can come after the sink's last read.
+                procs.stop()
+                pipeline.catch_up(timeout=120)
                 traffic.on_sent(sink.poll())  # the last arrivals, whatever became of the monitor
                 if monitor.error:
                     print(f"  (the monitor stopped early: {monitor.error!r})")
