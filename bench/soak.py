@@ -75,6 +75,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+import psycopg
 from common import machine_load, percentile, scratch_services
 from pipeline import ProcessPipeline, broker
 from soak_ledger import Ledger, draw_ledger, due_now, queued_steps
@@ -144,7 +145,7 @@ def report(
     print(
         f"\nSends: {len(sends) / seconds:.1f}/s at the sink during the traffic (target {args.sends_per_second});"
         f" per 10 s: min {min(per_10s):.1f}, max {max(per_10s):.1f}/s; leads fed {len(traffic.lead_ids)}"
-        f" ({leads_per_second:.1f}/s planned)"
+        f" ({leads_per_second:.1f}/s planned; {traffic.feed_retries} imports retried after a 409 conflict)"
     )
     if len(traffic.sent_at) > 1:
         span = max(traffic.sent_at) - min(traffic.sent_at)
@@ -287,7 +288,10 @@ def main() -> None:
                 # The API and the workers stop, then the read models catch up: the due queue the ledger
                 # reads is then the one the last events made, and no send can come after the sink's last read.
                 procs.stop()
-                pipeline.catch_up(timeout=120)
+                try:
+                    pipeline.catch_up(timeout=120)
+                except (TimeoutError, RuntimeError, psycopg.Error) as e:
+                    drained += f"; the read models did not catch up at the end ({type(e).__name__})"
                 traffic.on_sent(sink.poll())  # the last arrivals, whatever became of the monitor
                 if monitor.error:
                     print(f"  (the monitor stopped early: {monitor.error!r})")
@@ -337,16 +341,19 @@ def _watch(procs: Processes, stop: threading.Event) -> None:
 def _drain(sv: Services, pipeline: ProcessPipeline, sequence_id: UUID, limit: float) -> str:
     """Waits until the pipeline caught up and nothing is due or claimed, at most `limit` seconds."""
     t = time.monotonic()
-    while time.monotonic() - t < limit:
-        try:
-            pipeline.catch_up(timeout=max(1.0, limit - (time.monotonic() - t)))
-        except TimeoutError:
-            break
+    try:
+        while time.monotonic() - t < limit:
+            try:
+                pipeline.catch_up(timeout=max(1.0, limit - (time.monotonic() - t)))
+            except TimeoutError:
+                break
+            due, held = due_now(sv, sequence_id)
+            if not due and not held:
+                return f"drained in {time.monotonic() - t:.0f} s"
+            time.sleep(0.5)
         due, held = due_now(sv, sequence_id)
-        if not due and not held:
-            return f"drained in {time.monotonic() - t:.0f} s"
-        time.sleep(0.5)
-    due, held = due_now(sv, sequence_id)
+    except (psycopg.Error, RuntimeError) as e:  # the database went away, or a process died
+        return f"NOT drained: {type(e).__name__}: {str(e).strip()[:300]}"
     return f"NOT drained after {limit:.0f} s: {due} steps due, {held} claims held"
 
 

@@ -136,7 +136,11 @@ class Processes:
     def check(self) -> None:
         for name, proc, log in self.procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                try:
+                    tail = log.read_text(errors="replace")[-3000:]
+                except OSError:
+                    tail = "(no log)"
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
 
     def pids(self) -> dict[str, int]:
         """Each process's pid; uvicorn's worker processes, when it has some, as api/1, api/2, ..."""

@@ -91,6 +91,7 @@ class Traffic:
         self.sent_at: list[float] = []  # sink arrivals (wall time)
         self.inbound_kinds: collections.Counter[str] = collections.Counter()
         self.replied: dict[UUID, float] = {}  # lead → when its reply's 202 came (wall time)
+        self.feed_retries = 0  # imports into the live group retried after a 409 conflict
         self._n = 0
         self._lock = threading.Lock()
 
@@ -128,9 +129,14 @@ class Traffic:
         return rows
 
     async def feed(self, client: httpx.AsyncClient) -> httpx.Response:
-        answer = await client.post(
-            f"/v1/source-groups/{self.world.live_group}/leads", json={"leads": self._lead_rows("c")}
-        )
+        """An import into the launched sequence's group. Imports into one group at once may conflict
+        (409 `conflict`: "retry"), and a client retries them, up to 3 times here; the latency is the whole."""
+        rows = self._lead_rows("c")
+        for _ in range(4):
+            answer = await client.post(f"/v1/source-groups/{self.world.live_group}/leads", json={"leads": rows})
+            if answer.status_code != 409:
+                break
+            self.feed_retries += 1
         if answer.status_code == 200:
             for lead_id in answer.json()["lead_ids"]:
                 self.lead_ids.append(UUID(lead_id))
