@@ -25,13 +25,21 @@ def lead_history(
     groups = sv.events.load_many(lead.source_group_ids).values()
     sequence_ids = {s for g in groups for s in g.sequence_ids}
     enrollment_ids = sorted(sv.events.existing(LeadEnrollment.create_id(s, lead_id) for s in sequence_ids))
-    events = [e for e in sv.events.stored_events([lead_id, *enrollment_ids]) if as_of is None or e.timestamp <= as_of]
-    # Stable on commit order: events of one instant (a clock that stands still) keep their causal order.
-    events.sort(key=lambda e: e.timestamp)
+    stored = sv.events.stored_events([lead_id, *enrollment_ids])  # commit order: each aggregate's by version
+    # An event's time is read when its command begins, so a later version may carry an earlier time (a
+    # send's outcome, recorded after a reply committed while the send was in flight). So each aggregate
+    # is taken up to its last event at or before `as_of`, and replayed in version order.
+    if as_of is None:
+        events = list(stored)
+    else:
+        reached = {e.originator_id: e.originator_version for e in stored if e.timestamp <= as_of}
+        events = [e for e in stored if e.originator_version <= reached.get(e.originator_id, 0)]
     state: dict[UUID, Any] = {}
     for event in events:
         if event.originator_id != lead_id:
             state[event.originator_id] = event.mutate(state.get(event.originator_id))
+    # Stable on commit order: events of one instant (a clock that stands still) keep their causal order.
+    events.sort(key=lambda e: e.timestamp)
     views = [event_view(e) for e in events]
     last = views[-1]["at"] if views else None
     return {

@@ -32,7 +32,14 @@ from psycopg import Connection, sql
 from plera.envelope import Envelope, StoredEnvelopes
 from plera.projections.dead_letters import faults
 from plera.projections.registry import Projection
-from plera.projections.runner import TABLE_NAME, apply_batch, ensure_schema, read_positions, record_definition
+from plera.projections.runner import (
+    TABLE_NAME,
+    apply_batch,
+    definition_digest,
+    ensure_schema,
+    read_positions,
+    record_definition,
+)
 
 if TYPE_CHECKING:
     from plera.runtime import Services
@@ -221,11 +228,24 @@ def ensure_read_models(sv: Services, projections: Sequence[Projection]) -> list[
     those new to a store that already has events (the feeds go on from their position, so a new read
     model would otherwise miss the past). Returns the names rebuilt."""
     with sv.db.pool.connection() as conn:
+        if _current(conn, projections):
+            # The usual start: nothing to create. The DDL would take table locks (CREATE INDEX IF NOT
+            # EXISTS locks its table first) while the feeds write those tables: a deadlock with a feed.
+            return []
         new = _undefined(conn, projections) if sv.events.app.recorder.max_notification_id() else []
         stale = ensure_schema(conn, [p for p in projections if p not in new])
     if stale or new:
         rebuild(sv, [*stale, *new])
     return [p.name for p in [*stale, *new]]
+
+
+def _current(conn: Connection, projections: Sequence[Projection]) -> bool:
+    """Whether every projection's tables are recorded in `read` under this release's definition."""
+    with conn.transaction():
+        if not _existing(conn, "read", ["definitions"]):
+            return False
+        recorded = dict(conn.execute("SELECT projection, digest FROM read.definitions").fetchall())
+    return all(recorded.get(p.name) == definition_digest(p) for p in projections)
 
 
 def _undefined(conn: Connection, projections: Sequence[Projection]) -> list[Projection]:

@@ -1,5 +1,7 @@
 from datetime import timedelta
+from uuid import UUID
 
+from plera.aggregates.enrollment import LeadEnrollment
 from tests.integration.api.conftest import assert_problem
 
 
@@ -53,6 +55,28 @@ def test_history_lists_events_in_order_and_replays_state_as_of_a_time(api, clock
     assert after["state"][0]["paused"] is True
     zulu = before_pause.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": zulu}))["state"][0]["paused"] is False
+
+
+def test_history_replays_each_enrollment_in_version_order_when_a_later_event_carries_an_earlier_time(
+    api, clock, services
+):
+    # An event's time is read when its command begins: a worker's pass that began before a pause was
+    # committed records its own event after it, with the earlier time (found by bench/soak.py, where
+    # this answered 500 with OriginatorVersionError).
+    lead, _, enrollment = _launched(api)
+    pass_began = clock.now()
+    clock.advance(timedelta(seconds=2))
+    api.post(f"/v1/enrollments/{enrollment}/pause")
+    late = services.events.get(UUID(enrollment), LeadEnrollment)
+    late.resume(at=pass_began, actor="worker")
+    services.events.save(late)
+
+    history = api.ok(api.get(f"/v1/leads/{lead}/history"))
+    assert [e["type"] for e in history["events"]][-2:] == ["EnrollmentResumed", "EnrollmentPaused"]  # by time
+    assert history["state"][0]["paused"] is False and history["state"][0]["version"] == 4
+    between = (pass_began + timedelta(seconds=1)).isoformat()
+    then = api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": between}))
+    assert then["state"][0]["version"] == 4  # up to its last event by then, in version order
 
 
 def test_history_before_the_lead_existed_is_empty(api, clock):

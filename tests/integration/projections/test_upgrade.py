@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
+
 from plera.consumers.inprocess import InProcessFeed
 from plera.projections.all import ALL
 from plera.projections.maintenance import ensure_read_models
@@ -44,3 +48,19 @@ def test_a_read_model_an_older_release_defined_otherwise_is_rebuilt(services, cl
     with services.db.pool.connection() as conn:
         rows = conn.execute("SELECT count(*) FROM read.leads WHERE workspace_id = %s", (world.workspace_id,)).fetchone()
     assert rows is not None and rows[0] == len(NAMES)
+
+
+def test_a_start_on_current_read_models_does_not_wait_on_a_feed_writing_them(services):
+    # A feed's batch holds its tables' row locks until it commits; a process starting meanwhile must not
+    # queue behind it for a table lock (found by bench/soak.py: an API process's start deadlocked with
+    # `plera consume`, and died).
+    ensure_read_models(services, ALL)
+    with psycopg.connect(services.db.url) as feed:
+        feed.execute("LOCK TABLE read.due_queue IN ROW EXCLUSIVE MODE")  # what a write to it holds
+        started = threading.Event()
+        threading.Thread(target=lambda: (ensure_read_models(services, ALL), started.set()), daemon=True).start()
+        try:
+            assert started.wait(5)
+        finally:
+            feed.rollback()
+    assert started.wait(30)
