@@ -78,12 +78,22 @@ AUTOMATIC_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 Kind = Literal["bounce", "auto_reply", "unsubscribe", "reply"]
 
 
+# The standard header parser takes time quadratic in a value's length (a 64 KB From took seconds,
+# a 1 MB Subject minutes), so only this much of a value is read: real headers, a long thread's
+# References included, stay well below it, and its start holds what matters (the thread's root).
+MAX_HEADER_CHARS = 4096
+
+
 class _Reading(policy.EmailPolicy):
-    """policy.default, except that a header value is parsed once, not on every read: the standard
-    policy parses Content-Type again each time a part's type is asked, which was most of the cost."""
+    """policy.default, except that a header value is parsed once, not on every read (the standard
+    policy parses Content-Type again each time a part's type is asked, which was most of the cost),
+    and no more than MAX_HEADER_CHARS of it."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return self._parsed(name, value[:MAX_HEADER_CHARS])
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 (one policy object lives as long as the module)
-    def header_fetch_parse(self, name: str, value: str) -> str:
+    def _parsed(self, name: str, value: str) -> str:
         return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
 
 
@@ -253,7 +263,7 @@ def _header(message: Message, name: str) -> str | None:
             return parsed
     except Exception:
         pass
-    raw = next((v for k, v in _raw_items(message) if k.lower() == name.lower()), None)
+    raw = next((v[:MAX_HEADER_CHARS] for k, v in _raw_items(message) if k.lower() == name.lower()), None)
     if raw is None:
         return parsed
     with contextlib.suppress(Exception):  # an unknown charset in an encoded word: keep it encoded
