@@ -676,3 +676,12 @@ def test_the_start_of_a_huge_header_is_still_read() -> None:
     )
     assert found.from_address == "lena@acme.example"
     assert found.references[0] == "<root@plera>"
+
+
+def test_a_10_mb_body_is_read_in_bounded_time_and_its_start_is_the_text() -> None:
+    raw = b"From: a@x.example\r\nSubject: hi\r\n\r\nCall me on Tuesday.\r\n" + b"a line of padding\r\n" * 550_000
+
+    assert _seconds_to_parse(raw) < 2  # took 9 seconds: the quote finder looks at every line
+    found = parse(raw)
+    assert found.text.startswith("Call me on Tuesday.")
+    assert len(found.full_text) <= 100_000

@@ -78,6 +78,9 @@ AUTOMATIC_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 Kind = Literal["bounce", "auto_reply", "unsubscribe", "reply"]
 
 
+# What is read of a body as text: a person's answer and a bounce notice stand at its start, and
+# finding the quoted thread costs time per line (a 10 MB body of short lines took seconds).
+MAX_TEXT_CHARS = 100_000
 # The standard header parser takes time quadratic in a value's length (a 64 KB From took seconds,
 # a 1 MB Subject minutes), so only this much of a value is read: real headers, a long thread's
 # References included, stay well below it, and its start holds what matters (the thread's root).
@@ -309,7 +312,8 @@ def _date(value: str | None) -> datetime | None:
 
 
 def _bodies(message: Message) -> tuple[str, str]:
-    """The first inline text/plain and text/html content, as text ("" when there is none)."""
+    """The first inline text/plain and text/html content, as text ("" when there is none), up to
+    MAX_TEXT_CHARS each."""
     plain: str | None = None
     html: str | None = None
     for part in _text_parts(message):
@@ -318,7 +322,7 @@ def _bodies(message: Message) -> tuple[str, str]:
             plain = _content(part)
         elif kind == "text/html" and not (html or "").strip():
             html = _content(part)
-    return plain or "", html or ""
+    return (plain or "")[:MAX_TEXT_CHARS], (html or "")[:MAX_TEXT_CHARS]
 
 
 def _text_parts(message: Message) -> list[Message]:
