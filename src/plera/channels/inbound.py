@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -350,7 +351,7 @@ def _recovered(part: Message) -> list[Message]:
     boundaries = re.findall(rb"^--([^\s-][^\s]{0,69}?)(?:--)?[ \t]*\r?$", body, re.MULTILINE)
     if not boundaries:
         return [_as_plain(_decode(body, None))]
-    boundary = max(set(boundaries), key=boundaries.count)
+    boundary = Counter(boundaries).most_common(1)[0][0]  # the commonest, counted in one pass
     chunks = re.split(rb"^--" + re.escape(boundary) + rb"(?:--)?[ \t]*\r?$", body, flags=re.MULTILINE)
     parts: list[Message] = []
     for chunk in chunks[1:]:
