@@ -16,8 +16,9 @@ EMAILS = [{"channel": "email", "delay_days": 0, "condition": "always"}]
 
 
 def test_repeats_of_a_bounce_to_our_send_never_fail_the_deliveries_after_them(world):
-    """The refused delivery row failed the save's pipeline before the events' insert, and a pooled
-    connection could be left failing later saves with 'prepared statement does not exist' (a 500)."""
+    """A refused repeat aborts its save's pipeline; a statement psycopg chose to prepare in it was
+    skipped, and its connection then failed later saves with 'prepared statement does not exist'
+    (a 500). recorder.py now prepares nothing unchecked."""
     world.import_leads(*({"first_name": f"L{i}", "email": f"l{i}@acme{i}.example"} for i in range(3)))
     world.launch(steps=EMAILS)
     for _ in range(12):
