@@ -3,6 +3,12 @@
 - A webhook delivery's id goes in with the changes it caused (`EventStore.save(..., delivery=...)`),
   so a delivery is recorded whole or not at all, and only once: a crash between the two could
   otherwise mark it taken with nothing recorded, and the provider's retry would be refused.
+- No statement of a save is left for psycopg to prepare by itself: at its fifth run it prepares a
+  statement without checking that the server did, and in a pipeline that a refused delivery (or
+  any failure) aborted the server skips it, so that connection then failed every later save with
+  "prepared statement does not exist", a 500 for whatever drew it from the pool (found by the
+  inbound webhook fuzz). The table lock and the insert are prepared on their first run, checked;
+  the delivery row and the NOTIFY are never prepared.
 - The events are inserted with plain VALUES rows rather than as one array of a composite type:
   psycopg adapts a composite array in Python, field by field, and that was about a third of the
   CPU of a command's save. The rows, the table lock and the notification are the library's.
@@ -50,8 +56,11 @@ class PleraRecorder(PostgresApplicationRecorder):
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         delivery = kwargs.get("delivery")
         if delivery is not None:
-            curs.execute(_DELIVERY, delivery)
+            curs.execute(_DELIVERY, delivery, prepare=False)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
+        curs.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name)), prepare=False)
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any) -> None:
         self._lock_table(curs)

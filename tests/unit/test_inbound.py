@@ -3,6 +3,7 @@ unsubscribe request or a human reply. The corpus in tests/fixtures/inbound is sh
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -642,3 +643,52 @@ def test_a_nul_byte_or_control_character_in_a_mail_never_reaches_what_it_says() 
     found = parse(raw)
     assert (found.subject, found.text, found.message_id) == ("hithere", "helloworld", "<n@x>")
     assert found.full_text.strip() == "helloworld"
+
+
+# --- pathological input: bounded time (issue 15, found by the webhook fuzz) ------------------------
+
+
+def _seconds_to_parse(raw: bytes) -> float:
+    started = time.perf_counter()
+    classify(parse(raw), now=NOW)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("a 400 KB Subject", b"From: a@x.example\r\nSubject: " + b"a " * 200_000 + b"\r\n\r\nhi"),
+        ("an address list of 30,000 folds", b"From: a@x.example" + b"\r\n ,b@y.example" * 30_000 + b"\r\n\r\nhi"),
+        ("20,000 encoded words", b"From: a@x.example\r\nSubject: " + b"=?utf-8?q?a?= " * 20_000 + b"\r\n\r\nhi"),
+        (
+            "a 300 KB Content-Type",
+            b"From: a@x.example\r\nContent-Type: text/plain; " + b"a=b; " * 60_000 + b"\r\n\r\nhi",
+        ),
+    ],
+)
+def test_a_huge_header_is_read_in_bounded_time(name: str, raw: bytes) -> None:
+    assert _seconds_to_parse(raw) < 2, name  # each took from 10 seconds to minutes: the parser is quadratic
+
+
+def test_the_start_of_a_huge_header_is_still_read() -> None:
+    found = parse(
+        b"From: Lena <lena@acme.example>\r\nReferences: <root@plera>" + b"\r\n <x@y>" * 50_000 + b"\r\n\r\nhi"
+    )
+    assert found.from_address == "lena@acme.example"
+    assert found.references[0] == "<root@plera>"
+
+
+def test_a_10_mb_body_is_read_in_bounded_time_and_its_start_is_the_text() -> None:
+    raw = b"From: a@x.example\r\nSubject: hi\r\n\r\nCall me on Tuesday.\r\n" + b"a line of padding\r\n" * 550_000
+
+    assert _seconds_to_parse(raw) < 2  # took 9 seconds: the quote finder looks at every line
+    found = parse(raw)
+    assert found.text.startswith("Call me on Tuesday.")
+    assert len(found.full_text) <= 100_000
+
+
+def test_a_multipart_without_a_boundary_and_many_boundary_like_lines_is_read_in_bounded_time() -> None:
+    lines = b"".join(b"--part%d\r\nx\r\n" % i for i in range(20_000))
+    raw = b"From: a@x.example\r\nContent-Type: multipart/mixed\r\n\r\n" + lines
+
+    assert _seconds_to_parse(raw) < 2  # took 11 seconds: each distinct line was counted over all of them

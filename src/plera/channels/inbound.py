@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -78,12 +79,25 @@ AUTOMATIC_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 Kind = Literal["bounce", "auto_reply", "unsubscribe", "reply"]
 
 
+# What is read of a body as text: a person's answer and a bounce notice stand at its start, and
+# finding the quoted thread costs time per line (a 10 MB body of short lines took seconds).
+MAX_TEXT_CHARS = 100_000
+# The standard header parser takes time quadratic in a value's length (a 64 KB From took seconds,
+# a 1 MB Subject minutes), so only this much of a value is read: real headers, a long thread's
+# References included, stay well below it, and its start holds what matters (the thread's root).
+MAX_HEADER_CHARS = 4096
+
+
 class _Reading(policy.EmailPolicy):
-    """policy.default, except that a header value is parsed once, not on every read: the standard
-    policy parses Content-Type again each time a part's type is asked, which was most of the cost."""
+    """policy.default, except that a header value is parsed once, not on every read (the standard
+    policy parses Content-Type again each time a part's type is asked, which was most of the cost),
+    and no more than MAX_HEADER_CHARS of it."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return self._parsed(name, value[:MAX_HEADER_CHARS])
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 (one policy object lives as long as the module)
-    def header_fetch_parse(self, name: str, value: str) -> str:
+    def _parsed(self, name: str, value: str) -> str:
         return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
 
 
@@ -253,7 +267,7 @@ def _header(message: Message, name: str) -> str | None:
             return parsed
     except Exception:
         pass
-    raw = next((v for k, v in _raw_items(message) if k.lower() == name.lower()), None)
+    raw = next((v[:MAX_HEADER_CHARS] for k, v in _raw_items(message) if k.lower() == name.lower()), None)
     if raw is None:
         return parsed
     with contextlib.suppress(Exception):  # an unknown charset in an encoded word: keep it encoded
@@ -299,7 +313,8 @@ def _date(value: str | None) -> datetime | None:
 
 
 def _bodies(message: Message) -> tuple[str, str]:
-    """The first inline text/plain and text/html content, as text ("" when there is none)."""
+    """The first inline text/plain and text/html content, as text ("" when there is none), up to
+    MAX_TEXT_CHARS each."""
     plain: str | None = None
     html: str | None = None
     for part in _text_parts(message):
@@ -308,7 +323,7 @@ def _bodies(message: Message) -> tuple[str, str]:
             plain = _content(part)
         elif kind == "text/html" and not (html or "").strip():
             html = _content(part)
-    return plain or "", html or ""
+    return (plain or "")[:MAX_TEXT_CHARS], (html or "")[:MAX_TEXT_CHARS]
 
 
 def _text_parts(message: Message) -> list[Message]:
@@ -336,7 +351,7 @@ def _recovered(part: Message) -> list[Message]:
     boundaries = re.findall(rb"^--([^\s-][^\s]{0,69}?)(?:--)?[ \t]*\r?$", body, re.MULTILINE)
     if not boundaries:
         return [_as_plain(_decode(body, None))]
-    boundary = max(set(boundaries), key=boundaries.count)
+    boundary = Counter(boundaries).most_common(1)[0][0]  # the commonest, counted in one pass
     chunks = re.split(rb"^--" + re.escape(boundary) + rb"(?:--)?[ \t]*\r?$", body, flags=re.MULTILINE)
     parts: list[Message] = []
     for chunk in chunks[1:]:
