@@ -48,6 +48,23 @@ PACKAGES: list[tuple[str, str, Path, dict[str, str]]] = [
     ("axe-core", "4.14.1", TESTS, {"axe.min.js": "axe.min.js", "LICENSE": "LICENSE"}),
 ]
 
+# Edits to vendored files, applied after copying: each must match, so an update that moves them fails loudly.
+# ReDoc's sidebar shows a logo from its CDN, always; our pages load nothing from another host.
+PATCHES: dict[Path, list[tuple[str, str]]] = {
+    DOCS / "redoc" / "redoc.standalone.js": [('src:"https://cdn.redoc.ly/redoc/logo-mini.svg"', 'src:"data:,"')],
+}
+
+
+def patch() -> None:
+    for path, edits in PATCHES.items():
+        text = path.read_text()
+        for old, new in edits:
+            if old not in text:
+                raise SystemExit(f"{path.relative_to(ROOT)}: the text to patch is gone: {old}")
+            text = text.replace(old, new)
+        path.write_text(text)
+        print(f"patched {path.relative_to(ROOT)}")
+
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,6 +83,7 @@ def main() -> int:
                         shutil.copyfileobj(member, f)
             (dest / "VERSION").write_text(f"{name}@{version} (npm)\n")
             print(f"{name}@{version} -> {dest.relative_to(ROOT)}")
+    patch()
     return 0
 
 
