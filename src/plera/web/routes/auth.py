@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,7 +28,7 @@ def home(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _form_page(request: Request, template: str, *, title: str, status: int = 200, **context: object) -> HTMLResponse:
+def _form_page(request: Request, template: str, *, title: str, status: int = 200, **context: Any) -> HTMLResponse:
     """A signed-out form with its CSRF token, kept in a cookie until a session has one."""
     token = request.cookies.get(PRE_SESSION_COOKIE) or new_token()
     response = render(request, template, title=title, status=status, csrf_token=token, **context)
