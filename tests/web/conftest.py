@@ -76,6 +76,11 @@ class Person:
     email: str
     name: str
     password: str = PASSWORD
+    api_key: str = ""
+
+    def api(self, base_url: str) -> httpx.Client:
+        """The workspace's API, with its key: to set up what the pages show."""
+        return httpx.Client(base_url=base_url + "/v1", headers={"Authorization": f"Bearer {self.api_key}"}, timeout=10)
 
 
 @pytest.fixture
@@ -83,11 +88,12 @@ def person(services: Services) -> Callable[..., Person]:
     """A new workspace with one person in it who has a password."""
 
     def make(name: str = "Dana Scully", workspace: str = "Acme") -> Person:
-        ws = create_workspace(services, CreateWorkspace(name=workspace), actor="test").workspace
+        new = create_workspace(services, CreateWorkspace(name=workspace), actor="test")
+        ws = new.workspace
         email = f"{uuid4().hex[:8]}@example.com"
         user = add_user(services, ws.id, AddUser(email=email, name=name, role="owner"), actor="test")
         set_password(services, user.id, PASSWORD, via="cli", actor="test")
-        return Person(workspace_id=ws.id, user_id=user.id, email=email, name=name)
+        return Person(workspace_id=ws.id, user_id=user.id, email=email, name=name, api_key=new.api_key)
 
     return make
 

@@ -103,3 +103,56 @@ def test_the_api_docs_load_nothing_from_another_host(tab: Tab) -> None:
     tab.open("/redoc")
     tab.page.get_by_text("Plera Sequences").first.wait_for()
     _only_this_host(tab)
+
+
+def test_a_runs_page_shows_its_sequences_and_source_groups(tab: Tab, person: Callable[..., Person]) -> None:
+    who = person(name="Fox Mulder")
+    api = who.api(tab.base_url)
+    run_id = api.post("/runs", json={"name": "EMEA Q2"}).json()["id"]
+    enriched = api.post(f"/runs/{run_id}/source-groups", json={"name": "CTOs Germany"}).json()["id"]
+    api.post(f"/runs/{run_id}/source-groups", json={"name": "Raw list"})
+    leads = [
+        {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@engines.example", "company": "Engines"},
+        {"first_name": "<img src=x onerror=alert(1)>", "email": "x@evil.example", "company": "Evil"},
+    ]
+    assert api.post(f"/source-groups/{enriched}/leads", json={"leads": leads}).status_code == 200
+    assert api.post(f"/source-groups/{enriched}/mark-enriched").status_code == 200
+    steps = [
+        {"channel": "linkedin_invite", "delay_days": 0, "condition": "always"},
+        {"channel": "email", "delay_days": 3, "condition": "no_reply"},
+    ]
+    body = {"run_id": run_id, "name": "LinkedIn first", "source_group_ids": [enriched], "steps": steps}
+    assert api.post("/sequences", json=body).status_code == 201, api.post("/sequences", json=body).text
+    dialogs: list[str] = []
+    tab.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    tab.sign_in(who)
+    tab.open(f"/runs/{run_id}")
+    page = tab.page
+    row = page.get_by_role("row", name=re.compile("LinkedIn first"))
+    row.wait_for()
+    assert "Draft" in row.inner_text() and "2" in row.inner_text()
+    groups = page.get_by_role("row", name=re.compile("CTOs Germany"))
+    page.wait_for_function("document.body.innerText.includes('Eligible')")
+    assert "Eligible" in groups.inner_text()
+    assert "Not enriched" in page.get_by_role("row", name=re.compile("Raw list")).inner_text()
+    tab.check_accessible()
+    tab.screenshot("run-with-sequences")
+
+    page.get_by_role("link", name="Leads of CTOs Germany").click()
+    page.get_by_role("cell", name="<img src=x onerror=alert(1)>").first.wait_for()  # shown as text, inert
+    page.get_by_role("cell", name="Ada Lovelace").wait_for()
+    tab.check_accessible()
+    tab.screenshot("leads")
+
+    tab.open(f"/runs/{run_id}")
+    page.get_by_role("button", name="Archive run").click()  # htmx: the X-CSRF-Token header from the meta tag
+    page.get_by_role("status").get_by_text("Run archived.").wait_for()
+    assert page.locator("#run-status .chip").inner_text() == "Archived"
+    assert not dialogs
+    weight = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => /\\.(css|js)$/.test(new URL(e.name).pathname))"
+        ".reduce((n, e) => n + e.decodedBodySize, 0)"
+    )
+    assert 0 < weight <= 150_000
+    _only_this_host(tab)

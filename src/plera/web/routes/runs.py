@@ -15,13 +15,14 @@ from pydantic import ValidationError
 from plera.aggregates.errors import DomainError, NotFound
 from plera.aggregates.lead import SourceGroup
 from plera.aggregates.run import Run
+from plera.aggregates.sequence import Sequence
 from plera.commands.lead_views import list_group_leads
-from plera.commands.runs import CreateRun, create_run
+from plera.commands.runs import CreateRun, archive_run, create_run
 from plera.projections.catalog import list_items
 from plera.projections.run_overview import run_sequences
 from plera.runtime import Services
 from plera.web.errors import message_for
-from plera.web.pages import ServicesPage, ViewerDep, render
+from plera.web.pages import ServicesPage, ViewerDep, render, templates
 
 router = APIRouter(include_in_schema=False)
 PAGE = 100
@@ -88,6 +89,17 @@ def run_page(request: Request, sv: ServicesPage, viewer: ViewerDep, run_id: str)
     )
 
 
+@router.post("/runs/{run_id}/archive")
+def archive_run_page(request: Request, sv: ServicesPage, viewer: ViewerDep, run_id: str) -> Response:
+    """Archives the run; an htmx request gets the run's new status in place, a plain form the run's page."""
+    run = archive_run(sv, viewer.workspace_id, parse_id(run_id, "run"), viewer.actor)
+    if request.headers.get("HX-Request"):
+        return templates.TemplateResponse(
+            request, "runs/_status.html", {"run": run, "csrf_token": viewer.csrf_token, "done": "Run archived."}
+        )
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
 def _with_rates(sequence: dict[str, Any]) -> dict[str, Any]:
     """The step count and the reply rate (replied ÷ sent, as the dashboard reckons it)."""
     sent = sequence.get("sent", 0)
@@ -113,6 +125,21 @@ def group_leads_page(
         leads=page["items"],
         next_cursor=page["next_cursor"],
         q=q,
+    )
+
+
+@router.get("/sequences/{sequence_id}")
+def sequence_page(request: Request, sv: ServicesPage, viewer: ViewerDep, sequence_id: str) -> HTMLResponse:
+    """The sequence's place in the navigation: its builder, Lab and dashboard are still to come (Web app I, II)."""
+    sequence = sv.events.get(parse_id(sequence_id, "sequence"), Sequence, viewer.workspace_id)
+    run = sv.events.get(sequence.run_id, Run, viewer.workspace_id)
+    return render(
+        request,
+        "soon.html",
+        title=sequence.name,
+        crumbs=[("Runs", "/runs"), (run.name, f"/runs/{run.id}"), (sequence.name, None)],
+        nav="runs",
+        text="This sequence's page (the Messaging Lab and the dashboard) is coming soon. Meanwhile, use the API.",
     )
 
 
