@@ -54,6 +54,7 @@ def test_a_run_without_a_name_is_refused_beside_the_field(tab: Tab, person: Call
     tab.page.get_by_role("button", name="Create run").click()
     assert tab.page.get_by_role("alert").is_visible()
     assert tab.page.locator(".error-message").is_visible()
+    assert tab.page.locator(".error-message").inner_text() == "Enter a name"
     tab.check_accessible()
     tab.screenshot("runs-error")
 
@@ -138,6 +139,10 @@ def test_a_runs_page_shows_its_sequences_and_source_groups(tab: Tab, person: Cal
     assert "Not enriched" in page.get_by_role("row", name=re.compile("Raw list")).inner_text()
     tab.check_accessible()
     tab.screenshot("run-with-sequences")
+    page.set_viewport_size({"width": 390, "height": 800})  # a narrow window: the page itself never scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    tab.screenshot("run-narrow")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.get_by_role("link", name="Leads of CTOs Germany").click()
     page.get_by_role("cell", name="<img src=x onerror=alert(1)>").first.wait_for()  # shown as text, inert

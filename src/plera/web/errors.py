@@ -8,6 +8,7 @@ answer an HTML page instead: 404 for another workspace's resource, a message for
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -28,11 +29,25 @@ def message_for(exc: Exception) -> str:
     if isinstance(exc, DomainError):
         detail = exc.detail
     elif isinstance(exc, ValidationError | RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {"msg": "the form is not valid"}
-        detail = str(first["msg"])
+        detail = _field_message(exc.errors()[0]) if exc.errors() else "the form is not valid"
     else:
         detail = "something went wrong"
     return detail[:1].upper() + detail[1:]
+
+
+def _field_message(error: Any) -> str:
+    """A pydantic error in a person's words: "Enter a name", not "String should have at least 1 character"."""
+    loc = [p for p in error.get("loc", ()) if isinstance(p, str) and p not in ("body", "query", "form")]
+    field = loc[-1].replace("_", " ") if loc else "value"
+    limits = error.get("ctx") or {}
+    kind = error.get("type")
+    if kind == "missing" or (kind == "string_too_short" and limits.get("min_length") == 1):
+        return f"enter a {field}"
+    if kind == "string_too_short":
+        return f"the {field} needs at least {limits.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"the {field} has at most {limits.get('max_length')} characters"
+    return f"{field}: {error.get('msg', 'not valid')}"
 
 
 def is_page(request: Request) -> bool:

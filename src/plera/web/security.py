@@ -29,7 +29,8 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class SecurityHeaders:
-    """Adds the browser policy to every HTML answer that does not set its own (the API docs do)."""
+    """Adds the browser policy to every HTML answer that does not set its own (the API docs do), and nosniff
+    to every answer (static files included)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,6 +43,8 @@ class SecurityHeaders:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if "x-content-type-options" not in headers:
+                    headers["X-Content-Type-Options"] = "nosniff"
                 if headers.get("content-type", "").startswith("text/html"):
                     for name, value in HEADERS.items():
                         if name not in headers:
