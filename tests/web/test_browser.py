@@ -7,6 +7,9 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from plera.commands.users import AddUser, add_user, issue_password_link
+from plera.commands.workspaces import CreateWorkspace, create_workspace
+from plera.runtime import Services
 from tests.web.conftest import Person, Tab
 
 
@@ -161,3 +164,21 @@ def test_a_runs_page_shows_its_sequences_and_source_groups(tab: Tab, person: Cal
     )
     assert 0 < weight <= 150_000
     _only_this_host(tab)
+
+
+def test_a_new_person_sets_a_password_from_the_link_and_is_signed_in(tab: Tab, services: Services) -> None:
+    workspace = create_workspace(services, CreateWorkspace(name="Newcomers"), actor="test").workspace
+    user = add_user(services, workspace.id, AddUser(email="jo@example.com", name="Jo March"), actor="test")
+    link = issue_password_link(services, user.id, tab.base_url)
+    tab.page.goto(link)
+    tab.page.get_by_text("jo@example.com").wait_for()
+    tab.check_accessible()
+    tab.screenshot("set-password")
+    tab.page.get_by_label("New password").fill("little women 1868")
+    tab.page.get_by_label("Repeat the password").fill("little women 1868")
+    tab.page.get_by_role("button", name="Set password").click()
+    tab.page.wait_for_url(re.compile(r".*/runs$"))
+    assert tab.page.get_by_text("Jo March").is_visible()
+    tab.page.goto(link)
+    assert tab.page.get_by_role("heading", name="Link expired").is_visible()
+    tab.check_accessible()

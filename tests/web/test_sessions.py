@@ -114,8 +114,11 @@ def test_a_set_password_link_works_once(base_url: str, services: Services) -> No
         "confirm": "trust no one 1013",
         "csrf_token": csrf_of(form.text),
     }
-    assert client.post("/set-password", data=data).status_code == 200
+    done = client.post("/set-password", data=data)
+    assert done.status_code == 303 and done.headers["location"] == "/runs"  # signed in by the link
+    assert client.get("/runs").status_code == 200
     assert client.get(link).status_code == 410
+    data["csrf_token"] = csrf_of(client.get("/sign-in").text)  # a fresh form token: the link is still spent
     assert client.post("/set-password", data=data).status_code == 410
     signed = signed_in(base_url, Person(ws.id, user.id, "mulder@example.com", "Fox Mulder", "trust no one 1013"))
     assert signed.get("/runs").status_code == 200

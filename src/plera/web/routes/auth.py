@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -60,11 +61,7 @@ def sign_in(
         sessions.record_sign_in_failure(sv.db.pool, email, address)
         return _form_page(request, "sign_in.html", title="Sign in", status=401, error=WRONG, email=email, next=next)
     sessions.clear_sign_in_failures(sv.db.pool, email)
-    raw, _ = sessions.open_session(sv.db.pool, user.id, user.workspace_id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(sessions.COOKIE, raw, httponly=True, samesite="lax", secure=is_https(request), path="/")
-    response.delete_cookie(PRE_SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request))
-    return response
+    return _signed_in(request, sv, user.id, user.workspace_id, _safe_next(next))
 
 
 @router.post("/sign-out")
@@ -120,11 +117,19 @@ def set_password(
         )
     if done is None:
         return render(request, "error.html", title="Link expired", status=410, message=_SPENT)
-    return _form_page(request, "sign_in.html", title="Sign in", email=done.email, next="/runs", notice=_SET)
+    # The link proved who they are: they are signed in at once.
+    return _signed_in(request, sv, done.id, done.workspace_id, "/runs")
+
+
+def _signed_in(request: Request, sv: ServicesPage, user_id: UUID, workspace_id: UUID, target: str) -> Response:
+    raw, _ = sessions.open_session(sv.db.pool, user_id, workspace_id)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(sessions.COOKIE, raw, httponly=True, samesite="lax", secure=is_https(request), path="/")
+    response.delete_cookie(PRE_SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request))
+    return response
 
 
 _SPENT = "This link has been used or has expired. Ask the workspace's owner for a new one (`plera user add`)."
-_SET = "Your password is set. Sign in with it now."
 
 
 def _safe_next(target: str) -> str:
