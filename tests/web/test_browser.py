@@ -147,6 +147,15 @@ def test_a_runs_page_shows_its_sequences_and_source_groups(tab: Tab, person: Cal
     tab.screenshot("run-narrow")
     page.set_viewport_size({"width": 1280, "height": 800})
 
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sequences").click()
+    page.get_by_role("row", name=re.compile("LinkedIn first")).wait_for()
+    tab.check_accessible()
+    tab.screenshot("sequences")
+    page.get_by_role("link", name="LinkedIn first").click()
+    page.get_by_role("heading", name="LinkedIn first").wait_for()
+    tab.check_accessible()
+
+    tab.open(f"/runs/{run_id}")
     page.get_by_role("link", name="Leads of CTOs Germany").click()
     page.get_by_role("cell", name="<img src=x onerror=alert(1)>").first.wait_for()  # shown as text, inert
     page.get_by_role("cell", name="Ada Lovelace").wait_for()

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from plera.aggregates.errors import DomainError, NotFound
 from plera.aggregates.lead import SourceGroup
 from plera.aggregates.run import Run
-from plera.aggregates.sequence import Sequence
 from plera.commands.lead_views import list_group_leads
 from plera.commands.runs import CreateRun, archive_run, create_run
 from plera.projections.catalog import list_items
@@ -76,7 +75,7 @@ def run_page(request: Request, sv: ServicesPage, viewer: ViewerDep, run_id: str)
     with sv.db.pool.connection() as conn:
         found = run_sequences(conn, viewer.workspace_id, run.id, limit=PAGE)
         groups = list_items(conn, viewer.workspace_id, "source_group", limit=PAGE, parent_id=run.id)["items"]
-    sequences = [_with_rates(s) for s in (found["items"] if found else [])]
+    sequences = [with_rates(s) for s in (found["items"] if found else [])]
     return render(
         request,
         "runs/show.html",
@@ -100,7 +99,7 @@ def archive_run_page(request: Request, sv: ServicesPage, viewer: ViewerDep, run_
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 
-def _with_rates(sequence: dict[str, Any]) -> dict[str, Any]:
+def with_rates(sequence: dict[str, Any]) -> dict[str, Any]:
     """The step count and the reply rate (replied ÷ sent, as the dashboard reckons it)."""
     sent = sequence.get("sent", 0)
     rate = sequence.get("replied", 0) / sent if sent else None
@@ -125,21 +124,6 @@ def group_leads_page(
         leads=page["items"],
         next_cursor=page["next_cursor"],
         q=q,
-    )
-
-
-@router.get("/sequences/{sequence_id}")
-def sequence_page(request: Request, sv: ServicesPage, viewer: ViewerDep, sequence_id: str) -> HTMLResponse:
-    """The sequence's place in the navigation: its builder, Lab and dashboard are still to come (Web app I, II)."""
-    sequence = sv.events.get(parse_id(sequence_id, "sequence"), Sequence, viewer.workspace_id)
-    run = sv.events.get(sequence.run_id, Run, viewer.workspace_id)
-    return render(
-        request,
-        "soon.html",
-        title=sequence.name,
-        crumbs=[("Runs", "/runs"), (run.name, f"/runs/{run.id}"), (sequence.name, None)],
-        nav="runs",
-        text="This sequence's page (the Messaging Lab and the dashboard) is coming soon. Meanwhile, use the API.",
     )
 
 

@@ -10,7 +10,6 @@ from plera.web.pages import ViewerDep, render
 router = APIRouter(include_in_schema=False)
 
 _AREAS = {
-    "sequences": ("Sequences", "Sequences live in their run: open Runs, then a run, to see its sequences."),
     "inbox": ("Inbox", "The unified inbox is coming soon: replies from every sequence, threaded by lead."),
     "senders": (
         "Senders",
@@ -26,11 +25,6 @@ _AREAS = {
 def _page(request: Request, area: str) -> HTMLResponse:
     title, text = _AREAS[area]
     return render(request, "soon.html", title=title, crumbs=[(title, None)], nav=area, text=text)
-
-
-@router.get("/sequences")
-def sequences(request: Request, viewer: ViewerDep) -> HTMLResponse:
-    return _page(request, "sequences")
 
 
 @router.get("/inbox")
