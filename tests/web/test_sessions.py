@@ -153,3 +153,38 @@ def test_another_workspaces_run_answers_404(base_url: str, person: Callable[...,
     assert answer.status_code == 404
     assert "Secret run" not in answer.text
     assert theirs.get("/runs/not-a-uuid").status_code == 404
+
+
+def test_under_https_every_cookie_is_secure(services: Services, person: Callable[..., Person]) -> None:
+    from fastapi.testclient import TestClient
+
+    from plera.server import create_server
+
+    who = person()
+    with TestClient(create_server(services), base_url="https://plera.example") as client:
+        form = client.get("/sign-in")
+        token = csrf_of(form.text)
+        signed = client.post(
+            "/sign-in",
+            data={"email": who.email, "password": who.password, "csrf_token": token},
+            follow_redirects=False,
+        )
+        cookies = [*form.headers.get_list("set-cookie"), *signed.headers.get_list("set-cookie")]
+    assert signed.status_code == 303
+    assert cookies and all("Secure" in c and "HttpOnly" in c for c in cookies), cookies
+
+
+def test_sign_in_is_throttled_per_client_address_too(services: Services) -> None:
+    from fastapi.testclient import TestClient
+
+    from plera.server import create_server
+    from plera.web.sessions import MAX_FAILURES_PER_ADDRESS
+
+    # The test client's own address ("testclient"): the browser tests' loopback address stays unthrottled.
+    with TestClient(create_server(services)) as client:
+        token = csrf_of(client.get("/sign-in").text)
+        for n in range(MAX_FAILURES_PER_ADDRESS):
+            data = {"email": f"guess{n}@example.com", "password": "password123", "csrf_token": token}
+            assert client.post("/sign-in", data=data).status_code == 401
+        data = {"email": "someone.new@example.com", "password": "password123", "csrf_token": token}
+        assert client.post("/sign-in", data=data).status_code == 429
