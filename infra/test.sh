@@ -3,7 +3,7 @@
 #
 # Works on a fresh clone: makes .venv (Python >= 3.11) if missing, installs
 # the project with its test extras, installs the Debian packages the tests
-# drive (faketime), finds PostgreSQL, starts a Kafka-protocol
+# drive (faketime, chromium), finds PostgreSQL, starts a Kafka-protocol
 # broker, then runs ruff, mypy and pytest. Exits non-zero on any failure,
 # including a pytest run that collected no tests.
 #
@@ -24,9 +24,11 @@ die() {
 }
 
 # --- Debian packages the tests drive -------------------------------------------
-# libfaketime: the fault tests run workers whose wall clocks are minutes apart. Installed only when
-# missing (CI runs as root on a machine that may be new); the package lists are fetched once.
-debian_packages=(faketime)
+# libfaketime: the fault tests run workers whose wall clocks are minutes apart. chromium: the web app's
+# browser tests (tests/web) drive Debian's Chromium through Playwright by its executable path, since
+# Playwright's own browser download cannot work here (`playwright install` is never run). Installed
+# only when missing (CI runs as root on a machine that may be new); the package lists are fetched once.
+debian_packages=(faketime chromium)
 missing=()
 for package in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -34,9 +36,10 @@ done
 if ((${#missing[@]})); then
     [[ $(id -u) -eq 0 ]] || die "these Debian packages are needed (as root: apt-get install ${missing[*]})"
     step "installing Debian packages: ${missing[*]}"
-    apt-get update -qq >/dev/null || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-        die "apt-get install ${missing[*]} failed"
+    apt_log=$(mktemp)
+    apt-get update -qq >"$apt_log" 2>&1 || { cat "$apt_log" >&2; die "apt-get update failed"; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$apt_log" 2>&1 ||
+        { cat "$apt_log" >&2; die "apt-get install ${missing[*]} failed"; }
 fi
 
 # --- Python environment -------------------------------------------------------
@@ -77,20 +80,6 @@ if ! "$PY" -m pip install --quiet --disable-pip-version-check --no-input -e '.[t
     die "pip install -e '.[test]' failed"
 fi
 grep -v -- "$pip_noise" "$work_dir/pip.log" || true
-
-# --- Chromium for the web app's browser tests (tests/web) ------------------------
-# Debian's package, driven by Playwright through its executable path: Playwright's own browser download
-# cannot work here, so `playwright install` is never run. CI runs as root; a machine that has it skips this.
-if [[ ! -x /usr/bin/chromium ]]; then
-    step "installing Debian's chromium for the browser tests"
-    if [[ $(id -u) -eq 0 ]]; then
-        apt-get update -qq >"$work_dir/apt.log" 2>&1 || { cat "$work_dir/apt.log" >&2; die "apt-get update failed"; }
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >>"$work_dir/apt.log" 2>&1 ||
-            { cat "$work_dir/apt.log" >&2; die "apt-get install chromium failed"; }
-    else
-        printf 'infra/test.sh: not root, so chromium is not installed: the browser tests will be skipped\n' >&2
-    fi
-fi
 
 # --- PostgreSQL -----------------------------------------------------------------
 if [[ -z ${PLERA_TEST_DATABASE_URL:-} ]]; then

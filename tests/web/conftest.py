@@ -122,7 +122,8 @@ def signed_in(base_url: str, who: Person) -> httpx.Client:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (infra/test.sh installs it)")
+        # A browser test that does not run proves nothing: fail, never skip.
+        pytest.fail("Debian's chromium is not installed (infra/test.sh installs it: apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
