@@ -1,8 +1,11 @@
-"""The library's PostgreSQL recorder, with two changes.
+"""The library's PostgreSQL recorder, with three changes.
 
 - A webhook delivery's id goes in with the changes it caused (`EventStore.save(..., delivery=...)`),
   so a delivery is recorded whole or not at all, and only once: a crash between the two could
   otherwise mark it taken with nothing recorded, and the provider's retry would be refused.
+- Statements of our own may go in with the events (`EventStore.save(..., alongside=...)`): an
+  import job's progress and rejected rows are committed with its batch's events, so a job resumed
+  after a crash starts from the last batch committed, never repeating one nor skipping one.
 - The events are inserted with plain VALUES rows rather than as one array of a composite type:
   psycopg adapts a composite array in Python, field by field, and that was about a third of the
   CPU of a command's save. The rows, the table lock and the notification are the library's.
@@ -28,6 +31,8 @@ class PleraRecorder(PostgresApplicationRecorder):
         delivery = kwargs.get("delivery")
         if delivery is not None:
             curs.execute(_DELIVERY, delivery)
+        for statement, params in kwargs.get("alongside", ()):
+            curs.execute(statement, params)
         super()._insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any) -> None:
