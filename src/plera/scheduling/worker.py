@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from plera.commands.away import wake_returned
 from plera.commands.claims import claim_due
 from plera.commands.dispatch import dispatch_all
+from plera.commands.import_jobs import run_import_jobs
 from plera.commands.outbox import Outbox
 from plera.commands.recovery import recover_expired
 from plera.runtime import Services
@@ -60,6 +61,7 @@ class Worker:
         self._scheduler: BackgroundScheduler | None = None
         self._backoff: dict[str, tuple[float, float]] = {}  # job → (resume at, current backoff)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # a long job (an import) stops between its batches
         self.outcomes: dict[str, int] = {}
 
     # ---- the jobs
@@ -90,6 +92,10 @@ class Worker:
     def wake(self) -> int:
         """Leads back from an out-of-office pause go on."""
         return wake_returned(self.sv, workspace_id=self.workspace_id)
+
+    def import_leads(self) -> int:
+        """Runs the import jobs waiting, and those whose worker stopped (commands/import_jobs.py)."""
+        return run_import_jobs(self.sv, self.name, self._stopping)
 
     def rollover(self) -> int:
         """A new day: rows held back by a full limit come due again from their window, in eligible-time
@@ -127,11 +133,13 @@ class Worker:
         scheduler.add_job(self._guarded("recover", self.recover), "interval", seconds=15, id="recover")
         scheduler.add_job(self._guarded("rollover", self.rollover), "interval", minutes=10, id="rollover")
         scheduler.add_job(self._guarded("wake", self.wake), "interval", seconds=30, id="wake")
+        scheduler.add_job(self._guarded("imports", self.import_leads), "interval", seconds=self.tick, id="imports")
         scheduler.start()
         self._scheduler = scheduler
         log.info("worker %s started", self.name)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
