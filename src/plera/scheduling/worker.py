@@ -62,6 +62,7 @@ class Worker:
         self._backoff: dict[str, tuple[float, float]] = {}  # job → (resume at, current backoff)
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # a long job (an import) stops between its batches
+        self._importer: threading.Thread | None = None
         self.outcomes: dict[str, int] = {}
 
     # ---- the jobs
@@ -133,15 +134,30 @@ class Worker:
         scheduler.add_job(self._guarded("recover", self.recover), "interval", seconds=15, id="recover")
         scheduler.add_job(self._guarded("rollover", self.rollover), "interval", minutes=10, id="rollover")
         scheduler.add_job(self._guarded("wake", self.wake), "interval", seconds=30, id="wake")
-        scheduler.add_job(self._guarded("imports", self.import_leads), "interval", seconds=self.tick, id="imports")
         scheduler.start()
         self._scheduler = scheduler
+        # An import runs for minutes: in a thread of its own, not as a tick that would skip its next ones.
+        self._importer = threading.Thread(target=self._import_loop, name="plera-imports", daemon=True)
+        self._importer.start()
         log.info("worker %s started", self.name)
 
+    def _import_loop(self) -> None:
+        backoff = 0.0
+        while not self._stopping.wait(backoff or self.tick):
+            try:
+                self.import_leads()
+                backoff = 0.0
+            except Exception as error:  # noqa: BLE001 - an outage must not end the thread
+                backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
+                log.warning("worker %s: imports failed (%s); backing off %.0fs", self.name, error, backoff)
+
     def stop(self) -> None:
-        self._stopping.set()
+        self._stopping.set()  # an import stops after its batch under way, and gives its job back
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self._importer is not None:
+            self._importer.join()
+            self._importer = None
         self._outbox.close()
         self._pool.shutdown(wait=True)
