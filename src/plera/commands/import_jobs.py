@@ -16,7 +16,8 @@ import io
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any
 from uuid import UUID, uuid4
@@ -28,8 +29,17 @@ from plera.aggregates.lead import SourceGroup
 from plera.commands import import_job_store as store
 from plera.commands.enrollments import enroll_arrivals
 from plera.commands.import_job_store import ImportJob
-from plera.commands.lead_import import Record, Rejection, csv_errors, csv_reader, csv_records, parse_rows, read_header
-from plera.commands.source_groups import decide_chunk, open_group
+from plera.commands.lead_import import (
+    ParsedRows,
+    Record,
+    Rejection,
+    csv_errors,
+    csv_reader,
+    csv_records,
+    parse_rows,
+    read_header,
+)
+from plera.commands.source_groups import Decided, decide_leads, open_group
 from plera.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -88,20 +98,28 @@ def _run(sv: Services, job: ImportJob, stop: threading.Event) -> bool:
         records = csv_records(reader, read_header(reader).names)
         if job.enrolled_through < job.rows_done and group.eligible and group.sequence_ids:
             _enroll_again(sv, job, group, islice(records, job.enrolled_through, job.rows_done))
-            group = open_group(sv, job.workspace_id, job.source_group_id)
         else:
             for _ in islice(records, job.rows_done):
                 pass
-        done = job.rows_done
-        while batch := list(islice(records, BATCH)):
-            if stop.is_set():
-                store.release(sv.db.pool, job)
-                return False
-            group, mine = _import_batch(sv, job, group, batch, done)
-            if not mine:
-                return False
-            done += len(batch)
-    return True
+        with _Saver(sv, job, group) as saver:
+            done = job.rows_done
+            while rows := list(islice(records, BATCH)):
+                if stop.is_set():
+                    if saver.wait():
+                        store.release(sv.db.pool, job)
+                    return False
+                batch = _prepare(rows, done)
+                # Decided while the batch before is saved; again after it, when a person is in both.
+                decided = decide_leads(sv, job.workspace_id, job.source_group_id, batch.parsed, job.actor)
+                if decided.identities & saver.identities:
+                    if not saver.wait():
+                        return False
+                    decided = decide_leads(sv, job.workspace_id, job.source_group_id, batch.parsed, job.actor)
+                if not saver.wait():
+                    return False
+                saver.submit(batch, decided)
+                done = batch.done_after
+            return saver.wait()
 
 
 def _count(sv: Services, job: ImportJob) -> ImportJob:
@@ -115,38 +133,81 @@ def _count(sv: Services, job: ImportJob) -> ImportJob:
     return replace(job, header=header.cells, ignored_columns=header.ignored, rows_total=total)
 
 
-def _import_batch(
-    sv: Services, job: ImportJob, group: SourceGroup, batch: list[Record], done_before: int
-) -> tuple[SourceGroup, bool]:
-    """Saves a batch with its progress: (the group as it is now, whether the job is still this worker's)."""
-    parsed = parse_rows([(n, cells) for n, _, cells in batch if not isinstance(cells, Rejection)])
-    written = {n: values for n, values, _ in batch}
-    refused = [cells for _, _, cells in batch if isinstance(cells, Rejection)] + parsed.rejected
+@dataclass(frozen=True)
+class _Batch:
+    parsed: ParsedRows  # the rows that are leads
+    rejected: list[tuple[Rejection, list[str]]]  # the others, with their cells as written
+    done_before: int
+    done_after: int
+
+
+def _prepare(rows: list[Record], done_before: int) -> _Batch:
+    parsed = parse_rows([(n, cells) for n, _, cells in rows if not isinstance(cells, Rejection)])
+    written = {n: values for n, values, _ in rows}
+    refused = [cells for _, _, cells in rows if isinstance(cells, Rejection)] + parsed.rejected
     rejected = sorted(((r, written[r.row]) for r in refused), key=lambda pair: pair[0].row)
-    done_after = done_before + len(batch)
-    for attempt in range(_SAVE_ATTEMPTS):
-        decided = decide_chunk(sv, group, parsed, job.actor)
-        statements = store.batch_statements(job, done_before, done_after, decided.imported, decided.existing, rejected)
-        try:
-            sv.events.save(*decided.touched, alongside=statements)
-            break
-        except IntegrityError:
-            group = open_group(sv, job.workspace_id, job.source_group_id)
-            if store.progress_of(sv.db.pool, job.id) != (job.worker, done_before) or attempt == _SAVE_ATTEMPTS - 1:
-                raise
-    if store.progress_of(sv.db.pool, job.id) != (job.worker, done_after):
-        return group, False  # another worker took the job over: what it saves counts, not this
-    if group.eligible and group.sequence_ids:
-        store.note_enrolled(sv.db.pool, job, done_after, enroll_arrivals(sv, group, decided.lead_ids, job.actor))
-    return group, True
+    return _Batch(parsed, rejected, done_before, done_before + len(rows))
+
+
+class _Saver:
+    """Saves a job's batches one at a time, in a thread of its own, while the next batch is decided: the
+    store's round trips and the decisions' CPU overlap. Only this thread touches the group."""
+
+    def __init__(self, sv: Services, job: ImportJob, group: SourceGroup) -> None:
+        self.sv, self.job, self.group = sv, job, group
+        self.identities: set[UUID] = set()  # the people of the batch being saved
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="plera-import-save")
+        self._saving: Future[bool] | None = None
+
+    def __enter__(self) -> _Saver:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._executor.shutdown(wait=True)
+
+    def submit(self, batch: _Batch, decided: Decided) -> None:
+        self.identities = decided.identities
+        self._saving = self._executor.submit(self._save, batch, decided)
+
+    def wait(self) -> bool:
+        """Waits for the batch being saved: whether the job is still this worker's."""
+        saving, self._saving = self._saving, None
+        self.identities = set()
+        return saving.result() if saving is not None else True
+
+    def _save(self, batch: _Batch, decided: Decided) -> bool:
+        """Saves the batch with its progress; another writer's change to the group (or a lead) meanwhile
+        refuses it, and it is decided again on what is stored."""
+        sv, job = self.sv, self.job
+        for attempt in range(_SAVE_ATTEMPTS):
+            touched = decided.join(self.group, job.actor)
+            statements = store.batch_statements(
+                job, batch.done_before, batch.done_after, decided.imported, decided.existing, batch.rejected
+            )
+            try:
+                sv.events.save(*touched, alongside=statements)
+                break
+            except IntegrityError:
+                if store.progress_of(sv.db.pool, job.id) != (job.worker, batch.done_before):
+                    return False  # another worker took the job over and saved this batch
+                if attempt == _SAVE_ATTEMPTS - 1:
+                    raise
+                self.group = open_group(sv, job.workspace_id, job.source_group_id)
+                decided = decide_leads(sv, job.workspace_id, job.source_group_id, batch.parsed, job.actor)
+        if store.progress_of(sv.db.pool, job.id) != (job.worker, batch.done_after):
+            return False  # another worker took the job over: what it saves counts, not this
+        if self.group.eligible and self.group.sequence_ids:
+            enrolled = enroll_arrivals(sv, self.group, decided.lead_ids, job.actor)
+            store.note_enrolled(sv.db.pool, job, batch.done_after, enrolled)
+        return True
 
 
 def _enroll_again(sv: Services, job: ImportJob, group: SourceGroup, records: Iterator[Record]) -> None:
     """The worker stopped between a batch and its enrollment: the batch's leads (decided again, without
     saving: they are stored) join the running sequences now. Enrolling is idempotent."""
-    while batch := list(islice(records, BATCH)):
-        parsed = parse_rows([(n, cells) for n, _, cells in batch if not isinstance(cells, Rejection)])
-        lead_ids = decide_chunk(sv, group, parsed, job.actor).lead_ids
+    while rows := list(islice(records, BATCH)):
+        parsed = parse_rows([(n, cells) for n, _, cells in rows if not isinstance(cells, Rejection)])
+        lead_ids = decide_leads(sv, job.workspace_id, job.source_group_id, parsed, job.actor).lead_ids
         store.note_enrolled(sv.db.pool, job, job.rows_done, enroll_arrivals(sv, group, lead_ids, job.actor))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -79,11 +80,11 @@ def import_leads(
         chunk = ParsedRows(parsed.rows[start : start + CHUNK])
         for attempt in range(_ATTEMPTS):
             try:
-                decided = decide_chunk(sv, group, chunk, actor, planned)
+                decided, touched = decide_chunk(sv, group, chunk, actor, planned)
                 if dry_run:
                     planned.update(decided.created)
                 else:
-                    sv.events.save(*decided.touched)
+                    sv.events.save(*touched)
                 break
             except IntegrityError:
                 group = open_group(sv, workspace_id, group_id)
@@ -106,26 +107,46 @@ def open_group(sv: Services, workspace_id: UUID, group_id: UUID) -> SourceGroup:
 
 @dataclass
 class Decided:
-    """A chunk decided on loaded aggregates, not yet saved."""
+    """A chunk's leads decided on loaded aggregates, not yet saved nor added to the group."""
 
     imported: int
     existing: int
     lead_ids: list[UUID]  # each accepted row's lead, in row order
     created: dict[UUID, Lead]
-    touched: list[PleraAggregate]  # what to save: the group, the new leads, the linked leads that changed
+    leads: list[Lead]  # what to save: the new leads, the linked leads that changed
+    identities: set[UUID]  # every id the chunk's people were looked up by
+    at: datetime
+
+    def join(self, group: SourceGroup, actor: str) -> list[PleraAggregate]:
+        """Adds the leads to the group (in memory): what to save."""
+        group.add_leads(lead_ids=self.lead_ids, at=self.at, actor=actor)
+        return [group, *self.leads]
 
 
 def decide_chunk(
     sv: Services, group: SourceGroup, parsed: ParsedRows, actor: str, planned: dict[UUID, Lead] | None = None
+) -> tuple[Decided, list[PleraAggregate]]:
+    """Decides a chunk's rows and adds them to `group` (in memory): the decision, and what to save."""
+    decided = decide_leads(sv, group.workspace_id, group.id, parsed, actor, planned)
+    return decided, decided.join(group, actor)
+
+
+def decide_leads(
+    sv: Services,
+    workspace_id: UUID,
+    group_id: UUID,
+    parsed: ParsedRows,
+    actor: str,
+    planned: dict[UUID, Lead] | None = None,
 ) -> Decided:
-    """Decides a chunk's rows: new people become leads, known ones are linked; all join `group` (in memory).
+    """Decides a chunk's rows: new people become leads, known ones are linked to the group.
 
     `planned` holds the leads a dry run created in earlier chunks (not stored)."""
     planned = planned or {}
-    workspace_id = group.workspace_id
     at = sv.clock.now()
     candidates = [_identities(workspace_id, row) for _, row in parsed.rows]
-    known = sv.events.existing(i for ids in candidates for i in ids)
+    identities = {i for ids in candidates for i in ids}
+    known = sv.events.existing(identities)
     existing = sv.events.load_many({next(i for i in ids if i in known) for ids in candidates if known & set(ids)})
     existing.update(planned)
     created: dict[UUID, Lead] = {}
@@ -135,17 +156,16 @@ def decide_chunk(
     for (_, row), ids in zip(parsed.rows, candidates, strict=True):
         found_id = next((i for i in ids if i in known or i in planned or i in created), None)
         if found_id is None:
-            lead = Lead.import_new(workspace_id=workspace_id, source_group_id=group.id, details=row, at=at, actor=actor)
+            lead = Lead.import_new(workspace_id=workspace_id, source_group_id=group_id, details=row, at=at, actor=actor)
             created[lead.id] = lead
             imported += 1
         else:
             lead = created.get(found_id) or existing[found_id]
-            if lead.add_to_group(source_group_id=group.id, details=row, at=at, actor=actor) and found_id in existing:
+            if lead.add_to_group(source_group_id=group_id, details=row, at=at, actor=actor) and found_id in existing:
                 changed[found_id] = lead
             linked += 1
         lead_ids.append(lead.id)
-    group.add_leads(lead_ids=lead_ids, at=at, actor=actor)
-    return Decided(imported, linked, lead_ids, created, [group, *created.values(), *changed.values()])
+    return Decided(imported, linked, lead_ids, created, [*created.values(), *changed.values()], identities, at)
 
 
 def _identities(workspace_id: UUID, row: dict[str, str]) -> list[UUID]:

@@ -138,7 +138,7 @@ def test_a_job_whose_worker_is_killed_is_taken_over_and_imports_each_row_once(em
             }
             worker = subprocess.Popen([sys.executable, "-m", "plera.cli", "worker"], env=env)
             try:
-                rows_done = _wait_for(api, job["progress_url"], lambda j: j["rows_done"] > 0)
+                rows_done = _wait_for(api, job["progress_url"], worker)
             finally:
                 worker.send_signal(signal.SIGKILL)
                 worker.wait(10)
@@ -156,11 +156,13 @@ def test_a_job_whose_worker_is_killed_is_taken_over_and_imports_each_row_once(em
         sv.close()
 
 
-def _wait_for(api: Api, url: str, condition, timeout: float = 60.0) -> int:
+def _wait_for(api: Api, url: str, worker: subprocess.Popen, timeout: float = 120.0) -> int:
+    """The rows done once the worker has saved a batch of the job."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        assert worker.poll() is None, f"the worker ended on its own ({worker.returncode})"
         job = api.ok(api.get(url))
-        if condition(job):
+        if job["rows_done"] > 0:
             return int(job["rows_done"])
         time.sleep(0.02)
     raise AssertionError(f"the job did not move in {timeout} s")
