@@ -1,12 +1,12 @@
 """Large CSV imports as jobs: the API keeps the upload, a worker imports it in batches (decision 0013).
 
 Rows are read, checked and decided exactly as a synchronous import decides them (lead_import,
-source_groups.decide_chunk), BATCH rows at a time. A batch's events, its progress and its rejected
+source_groups.decide_leads), BATCH rows at a time. A batch's events, its progress and its rejected
 rows are committed in one transaction, the progress guarded by the rows done before it and by the
 worker holding the job: a job resumed after its worker stopped starts after the last batch
 committed, and a worker that lost its lease cannot move the job on. A batch decided twice (two
 workers on it, one of them late) is refused by the aggregates' version check, so no lead is ever
-added twice.
+added twice. Each batch is decided while the one before it is saved (`_Saver`).
 """
 
 from __future__ import annotations
