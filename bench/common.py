@@ -90,3 +90,16 @@ def api_server(sv: Services, processes: int = 1, env: dict[str, str] | None = No
     finally:
         server.terminate()
         server.wait(30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process and its children (uvicorn's workers) have used so far."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

@@ -19,7 +19,7 @@ import sys
 import time
 
 import httpx
-from common import api_server, machine_load, scratch_services
+from common import api_server, cpu_seconds, machine_load, scratch_services
 
 from plera.commands.runs import CreateRun, create_run
 from plera.commands.source_groups import CreateSourceGroup, create_source_group
@@ -67,7 +67,8 @@ def main() -> None:
         worker = subprocess.Popen([sys.executable, "-m", "plera.cli", "worker"], env=env)
         headers = {"Authorization": f"Bearer {ws.api_key}", "Content-Type": "text/csv"}
         try:
-            with api_server(sv, env=settings) as (url, _), httpx.Client(base_url=url, timeout=600) as client:
+            with api_server(sv, env=settings) as (url, api_pid), httpx.Client(base_url=url, timeout=600) as client:
+                cpu_before = cpu_seconds(api_pid) + cpu_seconds(worker.pid)
                 started = time.perf_counter()
                 answer = client.post(f"/v1/source-groups/{groups[0]}/leads", content=big, headers=headers)
                 assert answer.status_code == 202, answer.text
@@ -81,6 +82,7 @@ def main() -> None:
                         break
                     time.sleep(0.2)
                 job_s = time.perf_counter() - started
+                job_cpu = cpu_seconds(api_pid) + cpu_seconds(worker.pid) - cpu_before
                 assert job["status"] == "done", job
                 rejected = client.get(f"{progress}/rejected", headers=headers)
                 assert rejected.status_code == 200
@@ -96,6 +98,9 @@ def main() -> None:
     print(f"import job: {args.rows:,} rows ({len(big) / 1e6:.1f} MB) in {job_s:.1f} s from upload to done")
     print(f"  = {args.rows / job_s:,.0f} rows/s (target >= 5,000); upload answered 202 after {uploaded:.1f} s")
     print(f"  imported {job['imported']:,}, existing {job['existing']:,}, rejected {job['rejected_count']:,}")
+    print(
+        f"  API and worker CPU: {job_cpu:.1f} s = {args.rows / job_cpu:,.0f} rows per CPU second (PostgreSQL's not counted)"
+    )
     print(f"  progress seen at {len(moving)} distinct points; rejected rows CSV {len(rejected.content):,} bytes")
     print(f"synchronous: {args.sync_rows:,} rows in {sync_s:.1f} s = {args.sync_rows / sync_s:,.0f} rows/s (200)")
     print(f"  {machine_load()}")

@@ -15,15 +15,13 @@ the API processes' CPU per message.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
-from common import api_server, machine_load, scratch_services
+from common import api_server, cpu_seconds, machine_load, scratch_services
 
 from plera.aggregates.workspace import Workspace
 from plera.channels.signatures import signed_headers
@@ -53,19 +51,6 @@ def message(i: int) -> bytes:
         m["Subject"] = "Re: your note"
         m.set_content("Thanks, let's talk next week.\n\nOn Mon, Alex wrote:\n> Hi there")
     return m.as_bytes()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU the process and its children (uvicorn's workers) have used so far."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
