@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -62,3 +67,51 @@ def make_ready_on_sinks(sv: Services, workspace_id: uuid.UUID, sequence_id: uuid
             sv, workspace_id, sequence_id, "bench", smtp=(smtp.host, smtp.port), linkedin_base_url=sandbox.base_url
         )
         make_ready(sv, workspace_id, sequence_id, "bench", senders=senders)
+
+
+@contextmanager
+def api_server(sv: Services, processes: int = 1, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """The API in processes of its own on the benchmark's database: (its URL, the server's pid).
+    `env`: more PLERA_* settings for it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = (
+        os.environ
+        | {
+            "PLERA_DATABASE_URL": sv.db.url,
+            "PLERA_DATA_DIR": str(sv.settings.data_dir),
+            "PLERA_SECRET_KEY": sv.settings.secret_key or "",
+        }
+        | (env or {})
+    )
+    command = [sys.executable, "-m", "uvicorn", "plera.api:app_from_environment", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(processes), "--log-level", "warning"]
+    server = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the API did not start")
+        yield url, server.pid
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process and its children (uvicorn's workers) have used so far."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

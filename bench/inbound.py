@@ -15,20 +15,13 @@ the API processes' CPU per message.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
-from common import machine_load, make_ready_on_sinks, scratch_services
+from common import api_server, cpu_seconds, machine_load, make_ready_on_sinks, scratch_services
 
 from plera.aggregates.workspace import Workspace
 from plera.channels.signatures import signed_headers
@@ -57,49 +50,6 @@ def message(i: int) -> bytes:
         m["Subject"] = "Re: your note"
         m.set_content("Thanks, let's talk next week.\n\nOn Mon, Alex wrote:\n> Hi there")
     return m.as_bytes()
-
-
-@contextmanager
-def api_server(sv: Any, processes: int) -> Iterator[tuple[str, int]]:
-    """The API in processes of its own on the benchmark's database: (its URL, the server's pid)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = os.environ | {
-        "PLERA_DATABASE_URL": sv.db.url,
-        "PLERA_DATA_DIR": str(sv.settings.data_dir),
-        "PLERA_SECRET_KEY": sv.settings.secret_key,
-    }
-    command = [sys.executable, "-m", "uvicorn", "plera.api:app_from_environment", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(processes), "--log-level", "warning"]
-    server = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the API did not start")
-        yield url, server.pid
-    finally:
-        server.terminate()
-        server.wait(30)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU the process and its children (uvicorn's workers) have used so far."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ moves a lead's sending window, while an unknown one is reported and can be corre
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import pycountry
 
@@ -76,6 +76,11 @@ def country_code(text: str | None) -> str | None:
     """The alpha-2 code of a country given by code, name or a common alias, or None when unknown."""
     if not text:
         return None
+    return _code_of(text)
+
+
+@lru_cache(maxsize=4096)  # an import asks for the same few countries on every row
+def _code_of(text: str) -> str | None:
     return _codes().get(_key(text))
 
 

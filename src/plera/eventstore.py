@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -44,10 +44,17 @@ class EventStore:
         self.app = Plera(env=env)
         self._pool = pool
 
-    def save(self, *aggregates: PleraAggregate, delivery: tuple[UUID, str] | None = None) -> None:
+    def save(
+        self,
+        *aggregates: PleraAggregate,
+        delivery: tuple[UUID, str] | None = None,
+        alongside: Sequence[tuple[str, Sequence[Any]]] = (),
+    ) -> None:
         """Records the aggregates' new events in one transaction; with `delivery` (workspace id, delivery
-        id), also that webhook delivery, and IntegrityError when it was taken in already."""
-        self.app.save(*aggregates, delivery=delivery)  # the recorder (recorder.py) takes `delivery`
+        id), also that webhook delivery, and IntegrityError when it was taken in already; `alongside`:
+        SQL statements (with their parameters) committed in the same transaction, even with no event."""
+        # the recorder (recorder.py) takes `delivery` and `alongside`
+        self.app.save(*aggregates, delivery=delivery, alongside=alongside)
 
     def get(self, aggregate_id: UUID, kind: type[A], workspace_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind, or another workspace's."""

@@ -1,4 +1,4 @@
-"""The library's PostgreSQL recorder, with two changes.
+"""The library's PostgreSQL recorder, with three changes.
 
 - A webhook delivery's id goes in with the changes it caused (`EventStore.save(..., delivery=...)`),
   so a delivery is recorded whole or not at all, and only once: a crash between the two could
@@ -9,6 +9,9 @@
   "prepared statement does not exist", a 500 for whatever drew it from the pool (found by the
   inbound webhook fuzz). The table lock and the insert are prepared on their first run, checked;
   the delivery row and the NOTIFY are never prepared.
+- Statements of our own may go in with the events (`EventStore.save(..., alongside=...)`): an
+  import job's progress and rejected rows are committed with its batch's events, so a job resumed
+  after a crash starts from the last batch committed, never repeating one nor skipping one.
 - The events are inserted with plain VALUES rows rather than as one array of a composite type:
   psycopg adapts a composite array in Python, field by field, and that was about a third of the
   CPU of a command's save. The rows, the table lock and the notification are the library's.
@@ -57,6 +60,8 @@ class PleraRecorder(PostgresApplicationRecorder):
         delivery = kwargs.get("delivery")
         if delivery is not None:
             curs.execute(_DELIVERY, delivery, prepare=False)
+        for statement, params in kwargs.get("alongside", ()):
+            curs.execute(statement, params, prepare=False)  # never auto-prepared, as the delivery row
         super()._insert_events(curs, stored_events, **kwargs)
 
     def _notify_channel(self, curs: Cursor[DictRow]) -> None:

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     openai_model: str = "gpt-4o-mini"
+    # A CSV import larger than this (rows, or bytes) runs as a job (decision 0016); smaller ones answer at once.
+    import_job_rows: int = Field(default=1000, ge=1)
+    import_job_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     def check(self) -> None:
         """Refuses combinations that are unsafe outside development."""

@@ -66,6 +66,50 @@ CREATE TABLE IF NOT EXISTS plera_claims (
     PRIMARY KEY (enrollment_id, step)
 );
 ALTER TABLE plera_claims ADD COLUMN IF NOT EXISTS slot_until timestamptz;
+-- Large lead imports run as jobs (commands/import_jobs.py, decision 0016): the uploaded file in
+-- chunks until the job ends, the progress (committed with each batch's events), the rejected rows.
+CREATE TABLE IF NOT EXISTS plera_import_jobs (
+    id uuid PRIMARY KEY,
+    workspace_id uuid NOT NULL,
+    source_group_id uuid NOT NULL,
+    actor text NOT NULL,
+    status text NOT NULL,  -- uploading, queued, running, done, failed
+    bytes bigint NOT NULL DEFAULT 0,
+    chunks int NOT NULL DEFAULT 0,
+    header text[],
+    ignored_columns text[],
+    rows_total int,
+    rows_done int NOT NULL DEFAULT 0,
+    enrolled_through int NOT NULL DEFAULT 0,  -- rows whose leads joined the running sequences
+    imported int NOT NULL DEFAULT 0,
+    existing int NOT NULL DEFAULT 0,
+    rejected_count int NOT NULL DEFAULT 0,
+    enrolled int NOT NULL DEFAULT 0,
+    attempts int NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL,
+    uploaded_at timestamptz NOT NULL DEFAULT now(),  -- real time: a stalled upload is dropped
+    started_at timestamptz,
+    finished_at timestamptz,
+    error text,
+    worker text,
+    lease_until timestamptz  -- real time, as claims'
+);
+CREATE INDEX IF NOT EXISTS plera_import_jobs_open ON plera_import_jobs (created_at)
+    WHERE status IN ('uploading', 'queued', 'running');
+CREATE TABLE IF NOT EXISTS plera_import_chunks (
+    job_id uuid NOT NULL,
+    seq int NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE TABLE IF NOT EXISTS plera_import_rejections (
+    job_id uuid NOT NULL,
+    row int NOT NULL,
+    code text NOT NULL,
+    detail text NOT NULL,
+    cells jsonb NOT NULL,  -- the row's cells as written
+    PRIMARY KEY (job_id, row)
+);
 """
 
 # The web app's people (commands/users.py) and sessions (web/sessions.py). Write-side state that is no

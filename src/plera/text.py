@@ -30,6 +30,8 @@ def clean_text(value: str) -> str:
 
 def clean_line(value: str) -> str:
     """`clean_text` for one line: line breaks and tabs become spaces too."""
+    if value.isprintable():  # most cells: no control character, no surrogate (a CSV import calls this per cell)
+        return value
     return _CONTROL.sub(" ", clean_text(value)) if _CONTROL.search(value) else clean_text(value)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,30 +80,66 @@ def parse_csv(body: bytes) -> ParsedRows:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise InvalidValue(f"the CSV is not UTF-8 (byte {e.start} cannot be read)") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if not header:
-            raise InvalidValue("the CSV is empty: it needs a header row naming the lead fields")
-        names, ignored = _columns(header)
+    reader = csv_reader(io.StringIO(text, newline=""))
+    with csv_errors(reader):
+        header = read_header(reader)
         raw: list[tuple[int, dict[str, Any]]] = []
         rejected: list[Rejection] = []
-        for number, values in enumerate(reader, start=1):
-            if not any(v.strip() for v in values):
-                rejected.append(Rejection(number, "empty_row", "the row is empty"))
-            elif len(values) != len(names):
-                rejected.append(
-                    Rejection(number, "malformed_row", f"the row has {len(values)} fields, the header {len(names)}")
-                )
+        for number, _, cells in csv_records(reader, header.names):
+            if isinstance(cells, Rejection):
+                rejected.append(cells)
             else:
-                cells = zip(names, values, strict=True)
-                raw.append((number, {name: clean_line(value) for name, value in cells if name is not None}))
-    except csv.Error as e:
-        raise InvalidValue(f"the CSV is malformed at line {reader.line_num}: {e}") from None
+                raw.append((number, cells))
     parsed = parse_rows(raw)
     parsed.rejected = sorted(parsed.rejected + rejected, key=lambda r: r.row)
-    parsed.ignored_columns = ignored
+    parsed.ignored_columns = header.ignored
     return parsed
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    cells: list[str]  # as written, to repeat beside rejected rows
+    names: list[str | None]  # the lead field of each column (None: left out)
+    ignored: list[str]  # the headers left out (the first _MAX_IGNORED)
+
+
+def csv_reader(lines: Iterable[str]) -> Iterator[list[str]]:
+    """The reader both import paths use: the whole body in memory, or a job's file streamed (import_jobs)."""
+    return csv.reader(lines, strict=True)
+
+
+@contextmanager
+def csv_errors(reader: Any) -> Iterator[None]:
+    """A broken file (a stray quote) refuses the whole import, naming its line."""
+    try:
+        yield
+    except csv.Error as e:
+        raise InvalidValue(f"the CSV is malformed at line {reader.line_num}: {e}") from None
+
+
+def read_header(reader: Iterator[list[str]]) -> CsvHeader:
+    header = next(reader, None)
+    if not header:
+        raise InvalidValue("the CSV is empty: it needs a header row naming the lead fields")
+    names, ignored = _columns(header)
+    return CsvHeader(header, names, ignored)
+
+
+Record = tuple[int, list[str], "dict[str, str] | Rejection"]
+
+
+def csv_records(reader: Iterator[list[str]], names: list[str | None], start: int = 1) -> Iterator[Record]:
+    """Each data row (numbered from `start`): its cells as written, and its cleaned fields by name, or
+    why it cannot be a row (empty, or not as many cells as the header). parse_rows checks the fields."""
+    for number, values in enumerate(reader, start=start):
+        if not any(v.strip() for v in values):
+            yield number, values, Rejection(number, "empty_row", "the row is empty")
+        elif len(values) != len(names):
+            detail = f"the row has {len(values)} fields, the header {len(names)}"
+            yield number, values, Rejection(number, "malformed_row", detail)
+        else:
+            cells = zip(names, values, strict=True)
+            yield number, values, {name: clean_line(value) for name, value in cells if name is not None}
 
 
 def _columns(header: list[str]) -> tuple[list[str | None], list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -63,46 +64,88 @@ def import_leads(
 
     Rows are saved CHUNK at a time: one append of tens of thousands of events can stall the driver
     (psycopg's pipeline with a very large message), and importing again is idempotent, so a file
-    cut short by a crash completes when it is sent again. A dry run decides every row the same way
-    and records nothing: the leads it would create are carried from chunk to chunk in memory, so a
-    person named twice counts as the real import would count them.
+    cut short by a crash completes when it is sent again. The group is loaded once and kept from
+    chunk to chunk (loading a group of 100,000 leads per chunk made a large import quadratic); when
+    another writer changed it meanwhile, the version check refuses the chunk, and it is decided
+    again on what is stored. A dry run decides every row the same way and records nothing: the
+    leads it would create are carried from chunk to chunk in memory, so a person named twice counts
+    as the real import would count them.
     """
     imported = existing = 0
     lead_ids: list[UUID] = []
     planned: dict[UUID, Lead] = {}
+    group = open_group(sv, workspace_id, group_id)
     for start in range(0, len(parsed.rows), CHUNK):
         chunk = ParsedRows(parsed.rows[start : start + CHUNK])
         for attempt in range(_ATTEMPTS):
             try:
-                result, created, touched = _import_once(sv, workspace_id, group_id, chunk, actor, planned)
+                decided, touched = decide_chunk(sv, group, chunk, actor, planned)
                 if dry_run:
-                    planned.update(created)
+                    planned.update(decided.created)
                 else:
                     sv.events.save(*touched)
                 break
             except IntegrityError:
+                group = open_group(sv, workspace_id, group_id)
                 if attempt == _ATTEMPTS - 1:
                     raise
-        imported, existing = imported + result.imported, existing + result.existing
-        lead_ids += result.lead_ids
+        imported, existing = imported + decided.imported, existing + decided.existing
+        lead_ids += decided.lead_ids
     enrolled = 0
     if not dry_run:
-        group = sv.events.get(group_id, SourceGroup, workspace_id)
         enrolled = enroll_arrivals(sv, group, lead_ids, actor) if group.eligible else 0
     return ImportResult(imported, existing, lead_ids, parsed.rejected, enrolled, parsed.ignored_columns, dry_run)
 
 
-def _import_once(
-    sv: Services, workspace_id: UUID, group_id: UUID, parsed: ParsedRows, actor: str, planned: dict[UUID, Lead]
-) -> tuple[ImportResult, dict[UUID, Lead], list[PleraAggregate]]:
-    """Decides a chunk's rows on loaded aggregates: the result, the leads it creates, and what to save.
-
-    `planned` holds the leads a dry run created in earlier chunks (not stored)."""
+def open_group(sv: Services, workspace_id: UUID, group_id: UUID) -> SourceGroup:
+    """The group to import into, as stored; its run must be open."""
     group = sv.events.get(group_id, SourceGroup, workspace_id)
     sv.events.get(group.run_id, Run, workspace_id).check_open()
+    return group
+
+
+@dataclass
+class Decided:
+    """A chunk's leads decided on loaded aggregates, not yet saved nor added to the group."""
+
+    imported: int
+    existing: int
+    lead_ids: list[UUID]  # each accepted row's lead, in row order
+    created: dict[UUID, Lead]
+    leads: list[Lead]  # what to save: the new leads, the linked leads that changed
+    identities: set[UUID]  # every id the chunk's people were looked up by
+    at: datetime
+
+    def join(self, group: SourceGroup, actor: str) -> list[PleraAggregate]:
+        """Adds the leads to the group (in memory): what to save."""
+        group.add_leads(lead_ids=self.lead_ids, at=self.at, actor=actor)
+        return [group, *self.leads]
+
+
+def decide_chunk(
+    sv: Services, group: SourceGroup, parsed: ParsedRows, actor: str, planned: dict[UUID, Lead] | None = None
+) -> tuple[Decided, list[PleraAggregate]]:
+    """Decides a chunk's rows and adds them to `group` (in memory): the decision, and what to save."""
+    decided = decide_leads(sv, group.workspace_id, group.id, parsed, actor, planned)
+    return decided, decided.join(group, actor)
+
+
+def decide_leads(
+    sv: Services,
+    workspace_id: UUID,
+    group_id: UUID,
+    parsed: ParsedRows,
+    actor: str,
+    planned: dict[UUID, Lead] | None = None,
+) -> Decided:
+    """Decides a chunk's rows: new people become leads, known ones are linked to the group.
+
+    `planned` holds the leads a dry run created in earlier chunks (not stored)."""
+    planned = planned or {}
     at = sv.clock.now()
     candidates = [_identities(workspace_id, row) for _, row in parsed.rows]
-    known = sv.events.existing(i for ids in candidates for i in ids)
+    identities = {i for ids in candidates for i in ids}
+    known = sv.events.existing(identities)
     existing = sv.events.load_many({next(i for i in ids if i in known) for ids in candidates if known & set(ids)})
     existing.update(planned)
     created: dict[UUID, Lead] = {}
@@ -121,12 +164,7 @@ def _import_once(
                 changed[found_id] = lead
             linked += 1
         lead_ids.append(lead.id)
-    group.add_leads(lead_ids=lead_ids, at=at, actor=actor)
-    return (
-        ImportResult(imported, linked, lead_ids, parsed.rejected, 0),
-        created,
-        [group, *created.values(), *changed.values()],
-    )
+    return Decided(imported, linked, lead_ids, created, [*created.values(), *changed.values()], identities, at)
 
 
 def _identities(workspace_id: UUID, row: dict[str, str]) -> list[UUID]:

@@ -28,6 +28,7 @@ from plera.commands.away import wake_returned
 from plera.commands.claims import claim_due
 from plera.commands.dispatch import dispatch_all
 from plera.commands.failover import reassign_stranded
+from plera.commands.import_jobs import run_import_jobs
 from plera.commands.outbox import Outbox
 from plera.commands.recovery import recover_expired
 from plera.runtime import Services
@@ -61,6 +62,8 @@ class Worker:
         self._scheduler: BackgroundScheduler | None = None
         self._backoff: dict[str, tuple[float, float]] = {}  # job → (resume at, current backoff)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # a long job (an import) stops between its batches
+        self._importer: threading.Thread | None = None
         self.outcomes: dict[str, int] = {}
 
     # ---- the jobs
@@ -95,6 +98,10 @@ class Worker:
     def fail_over(self) -> int:
         """Due steps stranded on a stopped sender move to another sender once their wait is over."""
         return reassign_stranded(self.sv, workspace_id=self.workspace_id)
+
+    def import_leads(self) -> int:
+        """Runs the import jobs waiting, and those whose worker stopped (commands/import_jobs.py)."""
+        return run_import_jobs(self.sv, self.name, self._stopping)
 
     def rollover(self) -> int:
         """A new day: rows held back by a full limit come due again from their window, in eligible-time
@@ -135,11 +142,28 @@ class Worker:
         scheduler.add_job(self._guarded("fail_over", self.fail_over), "interval", seconds=60, id="fail_over")
         scheduler.start()
         self._scheduler = scheduler
+        # An import runs for minutes: in a thread of its own, not as a tick that would skip its next ones.
+        self._importer = threading.Thread(target=self._import_loop, name="plera-imports", daemon=True)
+        self._importer.start()
         log.info("worker %s started", self.name)
 
+    def _import_loop(self) -> None:
+        backoff = 0.0
+        while not self._stopping.wait(backoff or self.tick):
+            try:
+                self.import_leads()
+                backoff = 0.0
+            except Exception as error:  # noqa: BLE001 - an outage must not end the thread
+                backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
+                log.warning("worker %s: imports failed (%s); backing off %.0fs", self.name, error, backoff)
+
     def stop(self) -> None:
+        self._stopping.set()  # an import stops after its batch under way, and gives its job back
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self._importer is not None:
+            self._importer.join()
+            self._importer = None
         self._outbox.close()
         self._pool.shutdown(wait=True)

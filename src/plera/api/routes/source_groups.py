@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from plera.aggregates.errors import InvalidValue
 from plera.aggregates.lead import LEAD_FIELDS
 from plera.aggregates.run import Run
-from plera.api.auth import CallerDep
+from plera.api.auth import Caller, CallerDep
 from plera.api.deps import GroupId, PagingDep, RunId, ServicesDep, catalog_page
+from plera.api.limits import MAX_BODY_BYTES
 from plera.api.models import Instant, Listed, Page
-from plera.api.problems import ApiError, responses
+from plera.api.problems import ApiError, PayloadTooLarge, responses
 from plera.api.routes.leads import LeadFields
+from plera.commands import import_job_store
+from plera.commands.import_jobs import check_header, start_upload
 from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
 from plera.commands.lead_views import list_group_leads
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.projections.leads import MAX_QUERY
+from plera.runtime import Services
 from plera.text import has_control
 
 router = APIRouter(tags=["source groups"], responses=responses(401, 404, 422))
@@ -121,29 +132,132 @@ def list_source_groups(sv: ServicesDep, caller: CallerDep, run_id: RunId, page: 
     return catalog_page(sv, caller.workspace_id, "source_group", page, parent_id=run.id)
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()  # at most 10 MB: the BodyLimit middleware sees to it
+class ImportJobAccepted(BaseModel):
+    job_id: UUID
+    status: Literal["queued"]
+    progress_url: str = Field(description="GET it for the job's progress: /v1/import-jobs/{job_id}")
+
+
+_IMPORT_DESCRIPTION = """\
+JSON, and a CSV of up to 1,000 data rows and 1 MB, are imported at once: 200 with the counts and
+the rejected rows. A larger CSV (up to 100 MB), or any CSV with `?async=true`, is uploaded and
+imported by a job: 202 `{job_id, status: "queued", progress_url}`; `GET /v1/import-jobs/{id}` shows
+its progress and counts, `GET /v1/import-jobs/{id}/rejected` its rejected rows as CSV once done. A
+dry run is always answered at once (up to 10 MB)."""
 
 
 @router.post(
     "/source-groups/{group_id}/leads",
     response_model=ImportOut,
     summary="Import leads (JSON or CSV); importing the same people again links them, never copies",
+    description=_IMPORT_DESCRIPTION,
     openapi_extra=_IMPORT_BODY,
-    responses=responses(409, 413, 415),
+    responses={**responses(409, 413, 415), 202: {"model": ImportJobAccepted, "description": "a large CSV: a job"}},
 )
-def post_leads(
+async def post_leads(
+    request: Request,
     sv: ServicesDep,
     caller: CallerDep,
     group_id: GroupId,
-    body: Annotated[bytes, Depends(_raw_body)],
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
     dry_run: Annotated[
         bool, Query(description="answer what would be imported, linked and rejected, and record nothing")
     ] = False,
+    as_job: Annotated[bool, Query(alias="async", description="import a CSV as a job, whatever its size")] = False,
+) -> Any:
+    media, params = _media_type(content_type or "")
+    if media != "text/csv":
+        body = await _read_whole(request.stream(), b"")
+        return await run_in_threadpool(_import_now, sv, caller, group_id, content_type, body, dry_run)
+    if params.get("charset", "utf-8") not in ("utf-8", "utf8", "us-ascii"):
+        raise ApiError(415, "unsupported_media_type", "send the CSV as UTF-8 (charset=utf-8)")
+    stream = request.stream()
+    first, ended = await _read_first(stream, sv.settings.import_job_bytes)
+    if dry_run or (ended and not as_job and _data_rows(first) <= sv.settings.import_job_rows):
+        body = first if ended else await _read_whole(stream, first)
+        return await run_in_threadpool(_import_now, sv, caller, group_id, content_type, body, dry_run)
+    job_id = await _upload(sv, caller, group_id, first, ended, stream)
+    return JSONResponse(
+        {"job_id": str(job_id), "status": "queued", "progress_url": f"/v1/import-jobs/{job_id}"}, status_code=202
+    )
+
+
+def _import_now(
+    sv: Services, caller: Caller, group_id: UUID, content_type: str | None, body: bytes, dry_run: bool
 ) -> dict[str, Any]:
     parsed = _parse_rows(content_type, body)
     return import_leads(sv, caller.workspace_id, group_id, parsed, caller.actor, dry_run=dry_run).as_dict()
+
+
+async def _read_first(stream: AsyncIterator[bytes], size: int) -> tuple[bytes, bool]:
+    """The body's first `size` bytes or more, and whether that is all of it."""
+    first = bytearray()
+    async for piece in stream:
+        first += piece
+        if len(first) > size:
+            return bytes(first), False
+    return bytes(first), True
+
+
+async def _read_whole(stream: AsyncIterator[bytes], first: bytes) -> bytes:
+    """A body read whole: at most 10 MB, as every other body (this route alone may stream more)."""
+    body = bytearray(first)
+    async for piece in stream:
+        body += piece
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(MAX_BODY_BYTES)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(MAX_BODY_BYTES)
+    return bytes(body)
+
+
+def _data_rows(first: bytes) -> int:
+    """The data rows of a small CSV (a broken one counts as small: the import at once says what is wrong)."""
+    try:
+        return sum(1 for _ in csv.reader(io.StringIO(first.decode("utf-8-sig"), newline=""))) - 1
+    except (UnicodeDecodeError, csv.Error):
+        return 0
+
+
+async def _upload(
+    sv: Services, caller: Caller, group_id: UUID, first: bytes, ended: bool, stream: AsyncIterator[bytes]
+) -> UUID:
+    """Streams the CSV into a new job, a megabyte at a time, checking it is UTF-8 with a lead header
+    as it goes; anything refused or cut off leaves nothing behind. Then the job is queued."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    received = 0
+
+    def checked(piece: bytes, final: bool = False) -> str:
+        try:
+            return decoder.decode(piece, final)
+        except UnicodeDecodeError as e:
+            at = received - len(piece) - len(decoder.getstate()[0]) + e.start
+            raise InvalidValue(f"the CSV is not UTF-8 (byte {max(at, 0)} cannot be read)") from None
+
+    received = len(first)
+    check_header(checked(first, ended).removeprefix("\ufeff"))
+    job_id = await run_in_threadpool(start_upload, sv, caller.workspace_id, group_id, caller.actor)
+    try:
+        seq, pending = 0, bytearray(first)
+        if not ended:
+            async for piece in stream:
+                received += len(piece)
+                checked(piece)
+                pending += piece
+                if len(pending) >= _UPLOAD_CHUNK:
+                    await run_in_threadpool(import_job_store.add_chunk, sv.db.pool, job_id, seq, bytes(pending))
+                    seq, pending = seq + 1, bytearray()
+            checked(b"", True)
+        if pending:
+            await run_in_threadpool(import_job_store.add_chunk, sv.db.pool, job_id, seq, bytes(pending))
+        await run_in_threadpool(import_job_store.queue, sv.db.pool, job_id)
+    except BaseException:
+        await run_in_threadpool(import_job_store.drop, sv.db.pool, job_id)
+        raise
+    return job_id
+
+
+_UPLOAD_CHUNK = 1024 * 1024
 
 
 @router.get(
