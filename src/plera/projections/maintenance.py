@@ -244,7 +244,7 @@ def _current(conn: Connection, projections: Sequence[Projection]) -> bool:
     with conn.transaction():
         if not _existing(conn, "read", ["definitions"]):
             return False
-        recorded = dict(conn.execute("SELECT projection, digest FROM read.definitions").fetchall())
+        recorded: dict[str, str] = dict(conn.execute("SELECT projection, digest FROM read.definitions").fetchall())
     return all(recorded.get(p.name) == definition_digest(p) for p in projections)
 
 
