@@ -59,12 +59,12 @@ class Move:
 
 
 def available(account: Any) -> bool:
-    """A sender that may send: active, and not removed (removal is the sender account's own event)."""
-    return isinstance(account, SenderAccount) and account.status == "active" and not getattr(account, "removed", False)
+    """A sender that may send: active (not paused, unverified or removed)."""
+    return isinstance(account, SenderAccount) and account.status == "active"
 
 
 def unavailable_reason(account: Any) -> str:
-    if not isinstance(account, SenderAccount) or getattr(account, "removed", False):
+    if not isinstance(account, SenderAccount) or account.status == "removed":
         return "the sender was removed"
     if account.status == "paused":
         return f"the sender is paused: {account.paused_reason}" if account.paused_reason else "the sender is paused"
