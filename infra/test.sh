@@ -61,6 +61,20 @@ if ! "$PY" -m pip install --quiet --disable-pip-version-check --no-input -e '.[t
 fi
 grep -v -- "$pip_noise" "$work_dir/pip.log" || true
 
+# --- Chromium for the web app's browser tests (tests/web) ------------------------
+# Debian's package, driven by Playwright through its executable path: Playwright's own browser download
+# cannot work here, so `playwright install` is never run. CI runs as root; a machine that has it skips this.
+if [[ ! -x /usr/bin/chromium ]]; then
+    step "installing Debian's chromium for the browser tests"
+    if [[ $(id -u) -eq 0 ]]; then
+        apt-get update -qq >"$work_dir/apt.log" 2>&1 || { cat "$work_dir/apt.log" >&2; die "apt-get update failed"; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >>"$work_dir/apt.log" 2>&1 ||
+            { cat "$work_dir/apt.log" >&2; die "apt-get install chromium failed"; }
+    else
+        printf 'infra/test.sh: not root, so chromium is not installed: the browser tests will be skipped\n' >&2
+    fi
+fi
+
 # --- PostgreSQL -----------------------------------------------------------------
 if [[ -z ${PLERA_TEST_DATABASE_URL:-} ]]; then
     local_pg=postgresql://postgres@127.0.0.1:5432/test

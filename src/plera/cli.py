@@ -28,6 +28,8 @@ clock_app = typer.Typer(
     help="The simulated clock (a database whose `plera up` runs with PLERA_CLOCK=simulated).", no_args_is_help=True
 )
 app.add_typer(workspace_app, name="workspace")
+user_app = typer.Typer(help="People who sign in to the web app.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 app.add_typer(clock_app, name="clock")
 projections_app = typer.Typer(help="Read models: rebuild, verify and retry.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
@@ -87,21 +89,22 @@ def up(
     """The main job: API, worker and read-model feed (embedded PostgreSQL when PLERA_DATABASE_URL is unset)."""
     import uvicorn
 
-    from plera.api.app import create_app
     from plera.scheduling.worker import Worker
-    from plera.startup import ensure_default_workspace
+    from plera.server import create_server
+    from plera.startup import OWNER_EMAIL, ensure_default_workspace
 
     # SIGTERM stops like Ctrl-C: uvicorn shuts down and swallows the interrupt, then the pipeline and the
     # services close and the embedded PostgreSQL's exit hook stops it. Python's default would kill the
     # process at once (uvicorn re-raises the signal) and leave the embedded server running.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with services(keeps_clock_mode=True) as sv:
-        key = ensure_default_workspace(sv, console)
+        base_url = f"http://{host}:{port}"
+        key, owner_link = ensure_default_workspace(sv, console, base_url)
         pipeline = _pipeline(sv)
         pipeline.start()
         worker = Worker(sv)
         worker.start()
-        console.print(f"Plera is serving on [bold]http://{host}:{port}[/] (API docs at /docs)")
+        console.print(f"Plera is serving on [bold]{base_url}[/] (API docs at /docs)")
         if isinstance(sv.clock, SimulatedClock):
             console.print(
                 f"The clock is simulated, at {sv.clock.now().isoformat()}: move it with `plera clock advance`"
@@ -109,11 +112,64 @@ def up(
         console.print(
             f"Workspace 'default' API key: [bold]{key}[/]" if key else "Workspace 'default' exists.", soft_wrap=True
         )
+        if owner_link:
+            console.print(
+                f"Sign in at {base_url} as {OWNER_EMAIL} once you set the password at: [bold]{owner_link}[/]",
+                soft_wrap=True,
+            )
         try:
-            uvicorn.run(create_app(sv), host=host, port=port, log_level="info")
+            uvicorn.run(create_server(sv), host=host, port=port, log_level="info")
         finally:
             worker.stop()
             pipeline.stop()
+
+
+@user_app.command("add")
+def user_add(
+    email: str,
+    workspace: Annotated[str, typer.Option(help="The workspace's name or id.")] = "default",
+    name: Annotated[str, typer.Option(help="The person's name, shown in the app and in history.")] = "",
+    role: Annotated[str, typer.Option(help="owner or member.")] = "member",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input instead of a link.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {user_id, sign_in_url} as JSON.")] = False,
+) -> None:
+    """Adds a person to a workspace and prints a one-time link where they set their password."""
+    import sys
+
+    from plera.commands.users import AddUser, add_user, check_password_rules, find_workspace, issue_password_link
+    from plera.commands.users import set_password as set_user_password
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            check_password_rules(password)
+        except DomainError as e:
+            fail(e.detail)
+    try:
+        cmd = AddUser(email=email, name=name, role=role)
+    except ValidationError as e:
+        fail("; ".join(err["msg"] for err in e.errors()))
+    with services() as sv:
+        target = find_workspace(sv, workspace)
+        user = add_user(sv, target.id, cmd, actor="cli")
+        url = None
+        if password is not None:
+            set_user_password(sv, user.id, password, via="cli", actor="cli")
+        else:
+            url = issue_password_link(sv, user.id, sv.settings.public_url)
+    if as_json:
+        print(json.dumps({"user_id": str(user.id), "sign_in_url": url}))
+    elif url:
+        console.print(
+            f"Added {escape(user.name)} to {escape(repr(target.name))}. Set a password at: {url}", soft_wrap=True
+        )
+    else:
+        console.print(
+            f"Added {escape(user.name)} to {escape(repr(target.name))}; they can sign in now.", soft_wrap=True
+        )
 
 
 @workspace_app.command("create")

@@ -26,6 +26,7 @@ from plera.aggregates.sequence import Sequence
 from plera.aggregates.strategy_profile import StrategyProfile
 from plera.aggregates.suppressions import SuppressionList
 from plera.aggregates.unmatched_mail import UnmatchedMail
+from plera.aggregates.user import User
 from plera.aggregates.workspace import Workspace
 
 AGGREGATE_NAMES: dict[type, str] = {
@@ -39,6 +40,7 @@ AGGREGATE_NAMES: dict[type, str] = {
     LeadEnrollment: "enrollment",
     SuppressionList: "suppression_list",  # an addition to the contract: docs/decisions/0008-suppressions.md
     UnmatchedMail: "unmatched_mail",  # an addition to the contract: docs/decisions/0009-unmatched-mail.md
+    User: "user",  # people who sign in to the web app (their password hashes are never in events)
 }
 BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "workspace_id", "actor"}

@@ -68,6 +68,42 @@ CREATE TABLE IF NOT EXISTS plera_claims (
 ALTER TABLE plera_claims ADD COLUMN IF NOT EXISTS slot_until timestamptz;
 """
 
+# The web app's people (commands/users.py) and sessions (web/sessions.py). Write-side state that is no
+# event: password hashes are secrets, and sessions and sign-in failures count real time, never the
+# simulated clock (every time here is the database's now()).
+_PEOPLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plera_credentials (
+    user_id uuid PRIMARY KEY,
+    workspace_id uuid NOT NULL,
+    email text NOT NULL UNIQUE,
+    password_hash text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS plera_password_links (
+    token_hash text PRIMARY KEY,
+    user_id uuid NOT NULL,
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS plera_sessions (
+    id_hash text PRIMARY KEY,
+    user_id uuid NOT NULL,
+    workspace_id uuid NOT NULL,
+    csrf_token text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS plera_sessions_user_idx ON plera_sessions (user_id);
+CREATE TABLE IF NOT EXISTS plera_sign_in_failures (
+    id bigserial PRIMARY KEY,
+    email text NOT NULL,
+    address text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS plera_sign_in_failures_email_idx ON plera_sign_in_failures (email, at);
+CREATE INDEX IF NOT EXISTS plera_sign_in_failures_address_idx ON plera_sign_in_failures (address, at);
+"""
+
 
 def start_embedded(data_dir: Path) -> str:
     """Starts (or joins) the embedded PostgreSQL in data_dir/pg and returns its URL.
@@ -102,6 +138,7 @@ class Database:
         with pool.connection() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATOR_LOCK,))
             conn.execute(_SCHEMA)
+            conn.execute(_PEOPLE_SCHEMA)
         return cls(url=resolved, pool=pool)
 
     @contextmanager

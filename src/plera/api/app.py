@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from plera.api import problems
+from plera.api import docs, problems
 from plera.api.limits import MAX_BODY_BYTES, BodyLimit
 from plera.api.routes import (
     dev,
@@ -60,7 +60,14 @@ def app_from_environment() -> FastAPI:
 
 
 def create_app(sv: Services) -> FastAPI:
-    app = FastAPI(title="Plera Sequences", version="1", description=_DESCRIPTION, docs_url="/docs", lifespan=_lifespan)
+    app = FastAPI(
+        title="Plera Sequences",
+        version="1",
+        description=_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
     app.state.services = sv
     app.state.monitor = PipelineMonitor(sv.settings.kafka_bootstrap)
     problems.install(app)
@@ -68,6 +75,7 @@ def create_app(sv: Services) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(metrics.router)
+    docs.install(app)
     v1 = APIRouter(prefix="/v1")
     # Routes are tried in order, a few µs each: behind 52 others, a webhook delivery spent a tenth
     # of its CPU finding its route. The providers' webhooks, the API's busiest path, come first.
