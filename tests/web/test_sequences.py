@@ -18,7 +18,7 @@ from plera.clock import FixedClock
 from plera.runtime import Services
 from plera.scheduling.worker import Worker
 from tests.fakes.smtp_server import FakeSmtp, smtp_server  # noqa: F401  (a fixture)
-from tests.web.conftest import Person, Tab
+from tests.web.conftest import Person, Tab, csrf_of, signed_in
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -199,3 +199,107 @@ def test_the_seed_path_from_leads_to_the_first_email(
     assert to_ada, [m.rcpt_tos for m in smtp_server.messages]
     assert "Hello Ada," in to_ada[0].message.get_body(("plain",)).get_content()
     assert not dialogs
+
+
+def test_bad_input_is_shown_beside_the_fields(tab: Tab, person: Callable[..., Person]) -> None:
+    who = person()
+    run_id, _ = _run_with_leads(who, tab.base_url, enriched=False)
+    tab.sign_in(who)
+    tab.open(f"/runs/{run_id}/sequences/new")
+    page = tab.page
+    assert page.get_by_role("checkbox", name="CTOs Germany").is_disabled()
+    assert "not marked enriched" in page.locator("#steps, #groups").first.inner_text()
+    page.get_by_label("Delay (days)").fill("soon")
+    page.get_by_role("button", name="Create sequence").click()
+    summary = page.get_by_role("alert")
+    assert summary.get_by_role("link", name="Enter name").is_visible()
+    assert summary.get_by_role("link", name="Delay (days) must be a whole number").is_visible()
+    assert page.locator("#name-error").inner_text().endswith("Enter name")
+    assert "whole number" in page.locator("#step-0-delay-error").inner_text()
+    assert page.get_by_label("Delay (days)").input_value() == "soon"  # what was typed stays
+    assert page.locator(".step-day").inner_text() == "Day ?"
+    tab.check_accessible()
+    tab.screenshot("sequence-new-errors")
+
+    tab.open("/senders")
+    page.get_by_label("Daily limit").fill("lots")
+    page.get_by_role("button", name="Add sender").click()
+    assert page.get_by_role("alert").get_by_role("link", name="Enter name").is_visible()
+    assert "Daily limit" in page.locator("#sender-daily-limit-error").inner_text()
+    tab.check_accessible()
+    tab.screenshot("senders-errors")
+
+
+def test_launch_is_refused_while_readiness_blocks(tab: Tab, person: Callable[..., Person]) -> None:
+    who = person()
+    run_id, group = _run_with_leads(who, tab.base_url)
+    steps = [{"channel": "email", "delay_days": 0, "condition": "always"}]
+    body = {"run_id": run_id, "name": "Blocked", "source_group_ids": [group], "steps": steps}
+    sequence_id = who.api(tab.base_url).post("/sequences", json=body).json()["id"]
+    findings = who.api(tab.base_url).get(f"/sequences/{sequence_id}/readiness").json()["findings"]
+    blocking = [f["detail"] for f in findings if f["severity"] == "blocking"]
+    assert blocking
+    tab.sign_in(who)
+    tab.open(f"/sequences/{sequence_id}/lab")
+    page = tab.page
+    readiness = page.get_by_role("region", name="Readiness")
+    for detail in blocking:
+        assert detail in readiness.inner_text()
+    launch = page.get_by_role("button", name="Launch")
+    assert launch.is_disabled()
+    assert blocking[0] in page.locator("#launch-blocked").inner_text()
+    tab.check_accessible()
+    tab.screenshot("lab-blocked")
+
+    # a request sent anyway (the button disabled only in this page) is refused, in words
+    answer = page.request.post(
+        f"{tab.base_url}/sequences/{sequence_id}/lab/launch",
+        form={"csrf_token": page.locator('meta[name="csrf-token"]').get_attribute("content") or ""},
+    )
+    assert answer.status == 422
+    assert "Launch refused" in answer.text() and blocking[0] in answer.text()
+    assert who.api(tab.base_url).get(f"/sequences/{sequence_id}").json()["status"] == "draft"
+
+
+def test_the_builder_works_by_keyboard(tab: Tab, person: Callable[..., Person]) -> None:
+    who = person()
+    run_id, _ = _run_with_leads(who, tab.base_url)
+    tab.sign_in(who)
+    tab.open(f"/runs/{run_id}/sequences/new")
+    page = tab.page
+    page.get_by_role("button", name="Add step").focus()
+    page.keyboard.press("Enter")  # a second step; focus lands on its channel
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'step-1-channel'")
+    page.keyboard.press("ArrowDown")  # LinkedIn invite
+    page.keyboard.press("Tab")
+    page.keyboard.type("4")
+    assert page.get_by_label("Step 2 delay").input_value() == "4"  # Tab selects the field's text
+    page.get_by_role("button", name="Move step 2 up").focus()
+    page.keyboard.press("Enter")  # reorder: focus stays with the moved step (its other button at the top)
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'step-0-down'")
+    assert page.get_by_label("Step 1 delay").input_value() == "4"
+    assert page.locator(".step-day").all_inner_texts() == ["Day 4", "Day 4"]
+    page.get_by_role("button", name="Remove step 2").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.step').length === 1")
+    assert page.get_by_label("Step 1 channel").locator("option:checked").inner_text() == "LinkedIn invite"
+    assert page.evaluate("document.activeElement.id") == "add-step"
+
+
+def test_another_workspaces_sequence_pages_answer_404(base_url: str, person: Callable[..., Person]) -> None:
+    owner, stranger = person(), person(workspace="Other")
+    run_id, group = _run_with_leads(owner, base_url)
+    steps = [{"channel": "email", "delay_days": 0, "condition": "always"}]
+    body = {"run_id": run_id, "name": "Mine", "source_group_ids": [group], "steps": steps}
+    sequence_id = owner.api(base_url).post("/sequences", json=body).json()["id"]
+    client = signed_in(base_url, stranger)
+    token = csrf_of(client.get("/runs").text)
+    for path in (f"/sequences/{sequence_id}", f"/sequences/{sequence_id}/lab", f"/runs/{run_id}/sequences/new"):
+        assert client.get(path).status_code == 404, path
+    for path in ("lab/drafts", "lab/launch", "lab/steps/1", "lab/senders"):
+        answer = client.post(f"/sequences/{sequence_id}/{path}", data={"csrf_token": token, "body": "x"})
+        assert answer.status_code == 404, path
+    assert client.post(f"/runs/{run_id}/sequences/new", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/sequences/{sequence_id}/lab/drafts").status_code == 403  # no CSRF token
+    mine = signed_in(base_url, owner)
+    assert mine.get(f"/sequences/{sequence_id}/lab").status_code == 200

@@ -117,13 +117,15 @@ def _post_sequence(request: Request, sv: Any, viewer: Viewer, run_id: str, data:
         other = index - 1 if verb == "up" else index + 1
         if 0 <= other < len(steps):
             steps[index], steps[other] = steps[other], steps[index]
+            at_end = other == 0 if verb == "up" else other == len(steps) - 1  # that button is disabled there
+            button = {"up": "down", "down": "up"}[verb] if at_end else verb
             return _builder(
                 request,
                 sv,
                 viewer,
                 run,
                 form,
-                focus=f"step-{other}-{verb}",
+                focus=f"step-{other}-{button}",
                 said=f"Step moved to position {other + 1}.",
             )
         return _builder(request, sv, viewer, run, form)
