@@ -171,6 +171,8 @@ def test_the_seed_path_from_leads_to_the_first_email(
     for step in range(1, 5):
         page.get_by_role("button", name=f"Approve step {step}").click()
         page.get_by_role("status").get_by_text("Step approved").wait_for()
+    assert "Version 1 by the offline writer" in page.locator("#step-1").inner_text()  # approved as drafted
+    assert "Version 2 by a person" in page.locator("#step-2").inner_text()
     page.get_by_role("checkbox", name="Alex Mail").check()
     page.get_by_role("checkbox", name="Alex LinkedIn").check()
     page.get_by_role("button", name="Save senders").click()
@@ -213,7 +215,7 @@ def test_bad_input_is_shown_beside_the_fields(tab: Tab, person: Callable[..., Pe
     page.get_by_role("button", name="Create sequence").click()
     summary = page.get_by_role("alert")
     assert summary.get_by_role("link", name="Enter name").is_visible()
-    assert summary.get_by_role("link", name="Delay (days) must be a whole number").is_visible()
+    assert summary.get_by_role("link", name="Step 1 delay (days) must be a whole number").is_visible()
     assert page.locator("#name-error").inner_text().endswith("Enter name")
     assert "whole number" in page.locator("#step-0-delay-error").inner_text()
     assert page.get_by_label("Delay (days)").input_value() == "soon"  # what was typed stays

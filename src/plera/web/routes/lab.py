@@ -91,13 +91,15 @@ def _step(request: Request, sv: Services, viewer: Viewer, sequence_id: str, step
     """Save the step's text, or approve it: an approval of changed text saves it first (what you see is approved)."""
     sequence = _sequence(sv, viewer, sequence_id)
     action = str(data.get("action", "save"))
-    subject = data.get("subject")
-    body = str(data.get("body", ""))
+    # a browser sends a text box's lines with CRLF; a blank subject is none (a later email goes as "Re: …")
+    raw_subject = data.get("subject")
+    subject = str(raw_subject).strip() or None if raw_subject is not None else None
+    body = str(data.get("body", "")).replace("\r\n", "\n")
     current = sequence.message_of(step) if 1 <= step <= len(sequence.steps) else None
-    changed = current is None or current["body"] != body or (subject is not None and current["subject"] != subject)
+    changed = current is None or current["body"] != body or (current["subject"] or None) != subject
     try:
         if changed or action == "save":
-            cmd = MessageIn.model_validate({"subject": str(subject) if subject is not None else None, "body": body})
+            cmd = MessageIn.model_validate({"subject": subject, "body": body})
             edit_message(sv, viewer.workspace_id, sequence.id, step, cmd, viewer.actor, lead_id=None)
         if action == "approve":
             approve_message(sv, viewer.workspace_id, sequence.id, step, viewer.actor, lead_id=None)

@@ -150,7 +150,13 @@ def _create(request: Request, sv: Any, viewer: Viewer, run: Run, form: Builder) 
     try:
         sequence = create_sequence(sv, viewer.workspace_id, CreateSequence.model_validate(body), viewer.actor)
     except ValidationError as e:
-        return _builder(request, sv, viewer, run, form, errors=field_errors(e, FIELD_LABELS, _field_id))
+        errors = {
+            field: f"Step {int(field.split('-')[1]) + 1} {text[:1].lower()}{text[1:]}"
+            if field.startswith("step-")
+            else text
+            for field, text in field_errors(e, FIELD_LABELS, _field_id).items()
+        }
+        return _builder(request, sv, viewer, run, form, errors=errors)
     except DomainError as e:
         return _builder(request, sv, viewer, run, form, errors={"": message_for(e)})
     return RedirectResponse(f"/sequences/{sequence.id}/lab?created=1", status_code=303)
