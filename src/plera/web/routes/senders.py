@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from plera.aggregates.errors import DomainError
 from plera.commands.sender_accounts import (
     AddSenderAccount,
+    ChangeSenderAccount,
     add_sender_account,
+    change_sender_account,
     get_sender_account,
     remove_sender_account,
     set_sender_status,
@@ -46,6 +48,8 @@ SAID = {
     "paused": "Sender paused: nothing more goes out from it until you resume.",
     "resumed": "Sender resumed.",
     "removed": "Sender removed.",
+    "changed": "Sender saved and checked.",
+    "verified": "Sender checked: it connects.",
 }
 
 
@@ -113,7 +117,6 @@ def _field_id(loc: tuple[Any, ...]) -> str:
     return f"sender-{named[-1].replace('_', '-')}" if named else ""
 
 
-@router.post("/senders/{sender_id}/{action}")
 def sender_action_page(request: Request, sv: ServicesPage, viewer: ViewerDep, sender_id: str, action: str) -> Response:
     sid = parse_id(sender_id, "sender account")
     try:
@@ -125,11 +128,16 @@ def sender_action_page(request: Request, sv: ServicesPage, viewer: ViewerDep, se
                 return _page(request, sv, viewer, error=f"{sender.name}: the check failed again: {sender.last_error}")
         elif action == "remove":
             remove_sender_account(sv, viewer.workspace_id, sid, viewer.actor)
+        elif action == "verify":
+            sender = _verify(sv, viewer, sid)
+            if sender.status == "unverified":
+                return _page(request, sv, viewer, error=f"{sender.name}: the check failed: {sender.last_error}")
         else:
             return _page(request, sv, viewer, error="This page does not take that.")
     except DomainError as e:
         return _page(request, sv, viewer, error=message_for(e))
-    return RedirectResponse(f"/senders?said={'removed' if action == 'remove' else action + 'd'}", status_code=303)
+    said = {"remove": "removed", "verify": "verified"}.get(action, action + "d")
+    return RedirectResponse(f"/senders?said={said}&id={sid}", status_code=303)
 
 
 def _page(
@@ -145,6 +153,12 @@ def _page(
 ) -> HTMLResponse:
     with sv.db.pool.connection() as conn:
         senders = list_items(conn, viewer.workspace_id, "sender_account", limit=200)["items"]
+    if added is not None:  # the sender just acted on, as stored: the read model may not have caught up
+        senders = [s for s in senders if s["id"] != str(added.id)] if added.status == "removed" else senders
+        for row in senders:
+            if row["id"] == str(added.id):
+                row.update(status=added.status, paused_reason=added.paused_reason, last_error=added.last_error)
+                row.update(name=added.name, daily_limit=added.daily_limit, address=added.address)
     if added is not None and added.status != "removed" and all(s["id"] != str(added.id) for s in senders):
         senders.append(
             {
@@ -173,3 +187,86 @@ def _page(
         error=error,
         said=said,
     )
+
+
+def _verify(sv: Services, viewer: Viewer, sender_id: Any) -> Any:
+    """Checks the sender again: its stored settings saved unchanged (the secret kept), which runs the check."""
+    sender = get_sender_account(sv, viewer.workspace_id, sender_id)
+    public = sender.as_dict()["connection"]
+    key = "smtp" if sender.channel == "email" else "provider"
+    fields = ("host", "port", "username", "starttls") if key == "smtp" else ("base_url", "account_id")
+    cmd = ChangeSenderAccount.model_validate({key: {k: public.get(k) for k in fields}})
+    return change_sender_account(sv, viewer.workspace_id, sender.id, cmd, viewer.actor)
+
+
+@router.get("/senders/{sender_id}/edit")
+def edit_sender_page(request: Request, sv: ServicesPage, viewer: ViewerDep, sender_id: str) -> HTMLResponse:
+    sender = get_sender_account(sv, viewer.workspace_id, parse_id(sender_id, "sender account"))
+    shown = sender.as_dict()
+    form = {k: "" if v is None else str(v) for k, v in {**shown, **shown["connection"]}.items() if k != "connection"}
+    form["starttls"] = "on" if shown["connection"].get("starttls") else ""
+    return _edit(request, viewer, sender, form)
+
+
+@router.post("/senders/{sender_id}/edit")
+async def change_sender_page(request: Request, sv: ServicesPage, viewer: ViewerDep, sender_id: str) -> Response:
+    data = await request.form()
+    return await run_in_threadpool(_change_sender, request, sv, viewer, sender_id, data)
+
+
+def _change_sender(request: Request, sv: Services, viewer: Viewer, sender_id: str, data: Any) -> Response:
+    sender = get_sender_account(sv, viewer.workspace_id, parse_id(sender_id, "sender account"))
+    form = {k: str(v) for k, v in data.items() if k != "csrf_token"}
+    body: dict[str, Any] = {
+        "name": form.get("name", "").strip(),
+        "address": form.get("address", "").strip(),
+        "daily_limit": form.get("daily_limit", "").strip(),
+    }
+    if sender.channel == "linkedin":
+        if form.get("weekly_invite_limit", "").strip():
+            body["weekly_invite_limit"] = form["weekly_invite_limit"].strip()
+        body["provider"] = {  # a blank API key keeps the stored one
+            "base_url": form.get("base_url", "").strip(),
+            "api_key": form.get("api_key", ""),
+            "account_id": form.get("account_id", "").strip(),
+        }
+    else:
+        body["smtp"] = {  # a blank password keeps the stored one
+            "host": form.get("host", "").strip(),
+            "port": form.get("port", "").strip(),
+            "username": form.get("username", "").strip(),
+            "password": form.get("password", ""),
+            "starttls": form.get("starttls") == "on",
+        }
+    try:
+        changed = change_sender_account(
+            sv, viewer.workspace_id, sender.id, ChangeSenderAccount.model_validate(body), viewer.actor
+        )
+    except ValidationError as e:
+        return _edit(request, viewer, sender, form, errors=field_errors(e, LABELS, _field_id))
+    except DomainError as e:
+        return _edit(request, viewer, sender, form, errors={"": message_for(e)})
+    if changed.status == "unverified":
+        message = f"Saved, but the check failed: {changed.last_error}"
+        return _edit(request, viewer, changed, form, errors={"": message})
+    return RedirectResponse(f"/senders?said=changed&id={changed.id}", status_code=303)
+
+
+def _edit(
+    request: Request, viewer: Viewer, sender: Any, form: dict[str, str], errors: dict[str, str] | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "senders/edit.html",
+        title=f"Edit {sender.name}",
+        crumbs=[("Senders", "/senders"), (sender.name, None)],
+        nav="senders",
+        status=422 if errors else 200,
+        sender=sender,
+        form=form,
+        errors=errors or {},
+    )
+
+
+# last: /senders/{id}/edit above is not an action
+router.post("/senders/{sender_id}/{action}")(sender_action_page)
