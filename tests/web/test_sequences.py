@@ -328,3 +328,38 @@ def test_another_workspaces_sequence_pages_answer_404(base_url: str, person: Cal
     assert client.post(f"/sequences/{sequence_id}/lab/drafts").status_code == 403  # no CSRF token
     mine = signed_in(base_url, owner)
     assert mine.get(f"/sequences/{sequence_id}/lab").status_code == 200
+
+
+def test_a_bare_sequence_and_refusals_in_words(base_url: str, person: Callable[..., Person]) -> None:
+    """A sequence with no source group and no profile still has a Lab; what the commands refuse is said."""
+    who = person()
+    run_id, group = _run_with_leads(who, base_url)
+    client = signed_in(base_url, who)
+    token = csrf_of(client.get(f"/runs/{run_id}/sequences/new").text)
+    form = {"csrf_token": token, "name": "Bare", "step_channel": "email", "step_delay": "0", "step_condition": "always"}
+    created = client.post(f"/runs/{run_id}/sequences/new", data=form)
+    assert created.status_code == 303, created.text
+    lab = created.headers["location"].split("?")[0]
+    page = client.get(lab)
+    assert page.status_code == 200 and "No eligible lead to preview" in page.text
+    refused = client.post(f"{lab}/drafts", data={"csrf_token": token})
+    assert refused.status_code == 422 and "needs a strategy profile" in refused.text
+    refused = client.post(f"{lab}/launch", data={"csrf_token": token})
+    assert refused.status_code == 422 and "Launch refused" in refused.text
+
+    steps = [{"channel": "email", "delay_days": 0, "condition": "always"}]
+    body = {"run_id": run_id, "name": "With leads", "source_group_ids": [group], "steps": steps}
+    sequence_id = who.api(base_url).post("/sequences", json=body).json()["id"]
+    lead_id = who.api(base_url).get(f"/sequences/{sequence_id}/previews").json()["items"][0]["lead_id"]
+    sent = client.post(
+        f"/sequences/{sequence_id}/lab/test-send",
+        data={"csrf_token": token, "step": "1", "lead_id": lead_id, "to": "not an address"},
+    )
+    assert sent.status_code == 422 and 'id="test-to-error"' in sent.text
+    saved = client.post(
+        f"/sequences/{sequence_id}/lab/steps/1",
+        data={"csrf_token": token, "action": "approve", "subject": "Hi", "body": "Hello {{ lead.first_name"},
+    )
+    assert saved.status_code == 303, saved.text  # saved and approved as the API would; readiness blocks it
+    shown = client.get(f"/sequences/{sequence_id}/lab").text
+    assert "Blocks launch" in shown and 'class="error-message"' in shown  # the preview says why it cannot render
