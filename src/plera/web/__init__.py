@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from plera.web import errors
-from plera.web.routes import auth, runs, sequences, soon
+from plera.web.routes import auth, lab, runs, senders, sequences, soon
 from plera.web.security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
@@ -21,7 +21,8 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Adds the pages, their static files, their error pages and the browser policy to the API's app."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, runs, sequences, soon):
+    # sequences, lab and senders before runs and soon: their pages replace those placeholders
+    for module in (auth, sequences, lab, senders, runs, soon):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SecurityHeaders)

@@ -98,3 +98,43 @@ async def _sign_in(request: Request, exc: Exception) -> Response:
 async def _csrf(request: Request, exc: Exception) -> Response:
     message = "This form has expired or did not come from this site. Go back, reload the page and try again."
     return render(request, "error.html", title="Form expired", status=403, message=message)
+
+
+def field_errors(
+    exc: ValidationError, labels: dict[str, str], field_id: Callable[[tuple[Any, ...]], str]
+) -> dict[str, str]:
+    """A command's validation errors as {form control id: message in words}, first error per control.
+
+    `labels` names the command's fields as the form does; `field_id` maps an error's location to the control.
+    """
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        loc = tuple(error.get("loc") or ())
+        control = field_id(loc)
+        if control in found:
+            continue
+        named = [str(p) for p in loc if isinstance(p, str) and p in labels]
+        label = labels[named[-1]] if named else "This field"
+        found[control] = _in_words(label, error)
+    return found
+
+
+def _in_words(label: str, error: Any) -> str:
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    lead = label[:1].upper() + label[1:]
+    if kind in ("missing", "string_too_short", "string_pattern_mismatch"):
+        return f"Enter {label[:1].lower() + label[1:]}"
+    if kind == "too_short":
+        return f"{lead}: add at least {ctx.get('min_length', 1)}"
+    if kind == "string_too_long":
+        return f"{lead} must be {ctx.get('max_length')} characters or fewer"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{lead} must be a whole number, such as 3"
+    if kind == "greater_than_equal":
+        return f"{lead} must be {ctx.get('ge')} or more"
+    if kind == "less_than_equal":
+        return f"{lead} must be {ctx.get('le')} or less"
+    if kind in ("uuid_parsing", "uuid_type", "literal_error"):
+        return f"Choose {label[:1].lower() + label[1:]} from the list"
+    return f"{lead}: {error.get('msg', 'not valid')}"

@@ -125,17 +125,3 @@ def group_leads_page(
         next_cursor=page["next_cursor"],
         q=q,
     )
-
-
-@router.get("/runs/{run_id}/sequences/new")
-def new_sequence_page(request: Request, sv: ServicesPage, viewer: ViewerDep, run_id: str) -> HTMLResponse:
-    """The sequence builder's place: the builder itself is still to come (Web app I)."""
-    run = sv.events.get(parse_id(run_id, "run"), Run, viewer.workspace_id)
-    return render(
-        request,
-        "soon.html",
-        title="Create sequence",
-        crumbs=[("Runs", "/runs"), (run.name, f"/runs/{run.id}"), ("Create sequence", None)],
-        nav="runs",
-        text="The sequence builder is coming soon. Meanwhile, create sequences through the API (POST /v1/sequences).",
-    )

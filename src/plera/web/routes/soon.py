@@ -11,10 +11,6 @@ router = APIRouter(include_in_schema=False)
 
 _AREAS = {
     "inbox": ("Inbox", "The unified inbox is coming soon: replies from every sequence, threaded by lead."),
-    "senders": (
-        "Senders",
-        "Sender accounts are coming soon here: add, pause and resume your mailboxes and LinkedIn accounts.",
-    ),
     "settings": (
         "Settings",
         "Workspace settings are coming soon: sending window, days, holidays, people and API keys.",
@@ -30,11 +26,6 @@ def _page(request: Request, area: str) -> HTMLResponse:
 @router.get("/inbox")
 def inbox(request: Request, viewer: ViewerDep) -> HTMLResponse:
     return _page(request, "inbox")
-
-
-@router.get("/senders")
-def senders(request: Request, viewer: ViewerDep) -> HTMLResponse:
-    return _page(request, "senders")
 
 
 @router.get("/settings")
