@@ -15,7 +15,7 @@ from plera.api.models import Instant
 from plera.api.problems import responses
 from plera.commands.import_jobs import job_view, rejected_csv
 
-router = APIRouter(tags=["source groups"], responses=responses(401, 404))
+router = APIRouter(tags=["source groups"], responses=responses(401, 404, 422))  # 422: a job id that is not one
 
 
 def _job_id(job_id: IdPath) -> UUID:
