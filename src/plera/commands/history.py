@@ -25,13 +25,23 @@ def lead_history(
     groups = sv.events.load_many(lead.source_group_ids).values()
     sequence_ids = {s for g in groups for s in g.sequence_ids}
     enrollment_ids = sorted(sv.events.existing(LeadEnrollment.create_id(s, lead_id) for s in sequence_ids))
-    events = [e for e in sv.events.stored_events([lead_id, *enrollment_ids]) if as_of is None or e.timestamp <= as_of]
+    stored = sv.events.stored_events([lead_id, *enrollment_ids])  # commit order: each aggregate's in version order
+    events = [e for e in stored if as_of is None or e.timestamp <= as_of]
     # Stable on commit order: events of one instant (a clock that stands still) keep their causal order.
     events.sort(key=lambda e: e.timestamp)
+    # The state folds each enrollment's events in version order, up to the first one after `as_of`: a
+    # simulated clock set back makes a later event older than its predecessors (sorted by time, one came
+    # before its aggregate's first event), and an event applies only on top of those before it.
     state: dict[UUID, Any] = {}
-    for event in events:
-        if event.originator_id != lead_id:
-            state[event.originator_id] = event.mutate(state.get(event.originator_id))
+    closed: set[UUID] = set()
+    for event in stored:
+        aggregate = event.originator_id
+        if aggregate == lead_id or aggregate in closed:
+            continue
+        if as_of is not None and event.timestamp > as_of:
+            closed.add(aggregate)
+            continue
+        state[aggregate] = event.mutate(state.get(aggregate))
     views = [event_view(e) for e in events]
     last = views[-1]["at"] if views else None
     return {
