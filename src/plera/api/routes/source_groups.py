@@ -74,8 +74,9 @@ class LeadsBody(BaseModel):
 _LEAD_ROW = {
     "type": "object",
     "properties": {name: {"type": ["string", "null"]} for name in LEAD_FIELDS},
-    "additionalProperties": False,
-    "description": "a lead needs an email or a LinkedIn URL; blank fields count as missing",
+    # Rows are checked one by one: a row with another member is rejected (unknown_field), not the import.
+    "description": "a lead needs an email or a LinkedIn URL; blank fields count as missing; a row with"
+    " another member is rejected with code unknown_field",
 }
 _IMPORT_BODY = {
     "requestBody": {

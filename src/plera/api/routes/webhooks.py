@@ -76,6 +76,12 @@ async def post_email(sv: ServicesDep, workspace_id: WorkspaceId, request: Reques
     "/{workspace_id}/linkedin",
     status_code=202,
     summary="LinkedIn provider events: invite_accepted, message_received (docs/linkedin-provider.md)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LinkedInEvent.model_json_schema()}},
+        }
+    },
 )
 async def post_linkedin(sv: ServicesDep, workspace_id: WorkspaceId, request: Request) -> dict[str, Any]:
     ws, body = await signed_body(sv, workspace_id, request)
