@@ -43,6 +43,7 @@ class AdvanceClock(BaseModel):
         default=None,
         examples=["1d", "4h", "90m", "30s"],
         description="how far to move the clock forward, as `plera clock advance` reads it; instead of seconds",
+        json_schema_extra={"pattern": r"^\s*\d+[dhms]\s*$"},  # what parse_duration reads (bounds: a 422)
     )
 
     @field_validator("by")
