@@ -82,3 +82,12 @@ def test_a_lead_row_with_another_member_is_rejected_as_the_schema_says(api: Api)
     group = api.group(api.run())
     answer = api.import_leads(group, [{"email": "ada@example.com", "shoe_size": "9"}])
     assert answer["rejected"] == [{"row": 1, "code": "unknown_field", "detail": "unknown fields: shoe_size"}]
+
+
+def test_the_lead_search_says_in_its_schema_that_it_refuses_control_characters(api: Api) -> None:
+    """Found by the fuzz test: the schema took any text for q, the API refused control characters."""
+    operation = api.client.get("/openapi.json").json()["paths"]["/v1/source-groups/{group_id}/leads"]["get"]
+    (q,) = [p for p in operation["parameters"] if p["name"] == "q"]
+    assert q["schema"]["pattern"] == "^[^\\u0000-\\u001f\\u007f]*$"
+    group = api.group(api.run())
+    assert_problem(api.get(f"/v1/source-groups/{group}/leads", params={"q": "a\x07b"}), 422, "invalid_request")

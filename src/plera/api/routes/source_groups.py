@@ -18,6 +18,7 @@ from plera.api.problems import ApiError, responses
 from plera.api.routes.leads import LeadFields
 from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
 from plera.commands.lead_views import list_group_leads
+from plera.commands.models import NO_CONTROL
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.projections.leads import MAX_QUERY
 from plera.text import has_control
@@ -159,7 +160,12 @@ def get_group_leads(
     group_id: GroupId,
     page: PagingDep,
     q: Annotated[
-        str | None, Query(max_length=MAX_QUERY, description="part of a name, email or company, in any case")
+        str | None,
+        Query(
+            max_length=MAX_QUERY,
+            description="part of a name, email or company, in any case; no control characters",
+            json_schema_extra={"pattern": NO_CONTROL},  # what has_control refuses, as the schema says it
+        ),
     ] = None,
 ) -> dict[str, Any]:
     if q is not None and has_control(q):
