@@ -94,21 +94,31 @@ SEMANTIC_422: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("invalid_request", 'give either \\"seconds\\" or \\"by\\"'),
         ("invalid_request", "the duration"),  # more than 0 and at most 400 days
     ],
+    # What a sender takes depends on its channel: an email address or a URL, smtp or provider settings,
+    # a weekly invite limit; and a username wants a password, a provider an API key.
     ("POST", "/v1/sender-accounts"): [
-        ("invalid_request", "not one email address"),  # an email sender's address; a LinkedIn one's is a URL
-        ("invalid_request", "needs smtp settings"),
-        ("invalid_request", "needs provider settings"),
+        ("invalid_request", "not one email address"),
+        ("invalid_request", "sender takes"),
+        ("invalid_request", "sender needs"),
+        ("invalid_request", "for LinkedIn senders only"),
+        ("invalid_request", "smtp.password is needed"),
+        ("invalid_request", "provider.api_key is needed"),
     ],
     ("PATCH", "/v1/sender-accounts/{sender_id}"): [
         ("invalid_request", "not one email address"),
         ("invalid_value", "not one email address"),
-        ("invalid_value", "sender takes"),  # smtp for an email sender, provider for a LinkedIn one
-        ("invalid_value", "for LinkedIn senders only"),  # weekly_invite_limit, by the sender's channel
+        ("invalid_value", "sender takes"),
+        ("invalid_value", "for LinkedIn senders only"),
+        ("invalid_value", "smtp.password is needed"),
+        ("invalid_value", "provider.api_key is needed"),
     ],
     # A body of white space only is no message; binary text has no pattern to say so.
     ("POST", "/v1/webhooks/{workspace_id}/email/inbound"): [("invalid_request", "must be a raw RFC 5322 message")],
     ("POST", "/v1/sequences/{sequence_id}/test-send"): [("invalid_value", "does not exist")],  # step n of the body
-    ("POST", "/v1/source-groups/{group_id}/leads"): [("invalid_value", "no CSV column names a lead field")],
+    ("POST", "/v1/source-groups/{group_id}/leads"): [  # a CSV's header row must name lead fields
+        ("invalid_value", "no CSV column names a lead field"),
+        ("invalid_value", "the CSV is empty"),
+    ],
     ("POST", "/v1/suppressions"): [("invalid_email", ""), ("invalid_domain", ""), ("invalid_linkedin_url", "")],
 }
 
