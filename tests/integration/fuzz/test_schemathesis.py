@@ -6,7 +6,7 @@ too); a workspace gets one of everything through the API first (seed.py) and the
 pinned to those, so the fuzzed requests reach past the 404 of an unknown id. Senders point at the
 loopback SMTP sink and the LinkedIn sandbox. Webhook bodies are signed by a hook (hooks.py).
 
-PLERA_FUZZ_EXAMPLES sets the examples per operation and phase (default 8, about two minutes on two
+PLERA_FUZZ_EXAMPLES sets the examples per operation and phase (default 20, two to three minutes on two
 busy cores); PLERA_FUZZ_SEED the seed (default 2). The report is printed on failure.
 """
 
@@ -30,7 +30,7 @@ from tests.sinks import shared_sinks
 from .seed import seed
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-EXAMPLES = int(os.environ.get("PLERA_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("PLERA_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("PLERA_FUZZ_SEED", "2"))
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ROOT = Path(__file__).resolve().parents[3]
