@@ -121,8 +121,9 @@ def _request(
     headers = {"Authorization": f"Bearer {account.api_key}", "Accept": "application/json"}
     try:
         return httpx.request(method, url, json=body, headers=headers, timeout=timeout)
-    except httpx.LocalProtocolError as e:
-        # a request that could not be written (say, a key with a line break); its text may hold the key
+    except (httpx.LocalProtocolError, UnicodeEncodeError) as e:
+        # a request that could not be written (a key with a line break, or with a character a header
+        # cannot carry: headers are ASCII); its text may hold the key
         raise SendFailed("sender", "the request to the provider could not be made: check its API key") from e
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
         # nothing reached the provider: this sender cannot work until someone fixes it or it comes back

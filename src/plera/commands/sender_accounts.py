@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from plera.aggregates.errors import DomainError, InvalidValue
 from plera.aggregates.sender_account import SenderAccount
@@ -100,9 +100,26 @@ class AddSenderAccount(Command):
         return self
 
 
+def _null_only_for_signature(schema: dict[str, Any]) -> None:
+    for name, field in schema.get("properties", {}).items():
+        options = field.get("anyOf")
+        if name != "signature" and options and {"type": "null"} in options:
+            kept = [o for o in options if o != {"type": "null"}]
+            del field["anyOf"]
+            if len(kept) == 1:
+                field.update(kept[0])
+            else:
+                field["anyOf"] = kept
+            field.pop("default", None)
+
+
 class ChangeSenderAccount(Command):
     """What a PATCH may change; a field left out stays. In `smtp` or `provider`, a password or API key
     left out (or blank) keeps the stored one: secrets are write-only, so a form never shows them."""
+
+    # Only the signature may be null (it clears it): the schema shows no null for the others, which the
+    # validator below refuses (None stands for "left out" in the model, not on the wire).
+    model_config = ConfigDict(json_schema_extra=_null_only_for_signature)
 
     name: Line | None = line(default=None)
     address: Line | None = line(URL_MAX, default=None)

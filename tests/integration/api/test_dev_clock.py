@@ -30,6 +30,8 @@ def test_the_dev_clock_sets_and_advances_the_shared_simulated_clock(database_url
             assert_problem(
                 client.post("/v1/dev/clock/advance", json={"seconds": -5}, headers=auth), 422, "invalid_request"
             )
+            # The schema says a string: a number (which pydantic would read as unix seconds) is refused.
+            assert_problem(client.post("/v1/dev/clock/set", json={"now": 0}, headers=auth), 422, "invalid_request")
             assert client.get("/v1/dev/clock").status_code == 401
     finally:
         sv.close()

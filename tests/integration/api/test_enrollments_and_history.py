@@ -91,3 +91,22 @@ def test_a_bad_as_of_is_refused(api):
     for bad in ("yesterday", "2026-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00"):
         body = assert_problem(api.get(f"/v1/leads/{lead}/history", params={"as_of": bad}), 422, "invalid_request")
         assert body["errors"][0]["loc"] == ["query", "as_of"]
+
+
+def test_history_replays_the_state_when_the_clock_was_set_back(api, clock):
+    """Found by the fuzz test: after the simulated clock moved back, an enrollment's later events are
+    older than its first, and the replay applied one to nothing (500)."""
+    lead, sequence, enrollment = _launched(api)
+    started = clock.now()
+    try:
+        clock.set(started - timedelta(days=30))
+        api.ok(api.post(f"/v1/enrollments/{enrollment}/pause"))
+
+        history = api.ok(api.get(f"/v1/leads/{lead}/history"))
+        (state,) = history["state"]
+        assert state["id"] == enrollment and state["paused"] is True
+        # As of the earlier time, only the pause had happened: its enrollment not yet, so no state.
+        earlier = (started - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+        assert api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": earlier}))["state"] == []
+    finally:
+        clock.set(started + timedelta(hours=1))

@@ -246,3 +246,13 @@ def test_strategy_profiles_are_created_and_listed(api, catch_up):
     items = api.ok(api.get("/v1/strategy-profiles"))["items"]
     assert [(p["id"], p["offer"]) for p in items] == [(created["id"], "faster audits")]
     assert_problem(api.post("/v1/strategy-profiles", json={"name": "x", "voice": "loud"}), 422, "invalid_request")
+
+
+def test_a_provider_key_no_header_can_carry_leaves_the_sender_unverified(api, sandbox):
+    """Found by the fuzz test: a key with a character outside ASCII could not go into the Authorization
+    header, and adding the sender answered 500."""
+    body = _profile(sandbox, "known")
+    body["provider"]["api_key"] = "clé-½"
+    added = api.ok(api.post("/v1/sender-accounts", json=body), 201)
+    assert added["status"] == "unverified"
+    assert "API key" in added["last_error"] and "clé" not in added["last_error"]

@@ -26,6 +26,14 @@ class ClockOut(BaseModel):
 class SetClock(BaseModel):
     now: AwareDatetime = Field(description="the instant, ISO 8601 with an offset")
 
+    @field_validator("now", mode="before")
+    @classmethod
+    def _text(cls, now: object) -> object:
+        # The schema says a string; pydantic would also read a number as unix seconds.
+        if not isinstance(now, str):
+            raise ValueError("Input should be an ISO 8601 date and time with an offset, as a string")
+        return now
+
 
 class AdvanceClock(BaseModel):
     seconds: float | None = Field(

@@ -28,6 +28,7 @@ from plera.commands import import_job_store
 from plera.commands.import_jobs import check_header, start_upload
 from plera.commands.lead_import import ParsedRows, parse_csv, parse_json_rows
 from plera.commands.lead_views import list_group_leads
+from plera.commands.models import NO_CONTROL
 from plera.commands.source_groups import CreateSourceGroup, create_source_group, import_leads, mark_enriched
 from plera.projections.leads import MAX_QUERY
 from plera.runtime import Services
@@ -85,8 +86,9 @@ class LeadsBody(BaseModel):
 _LEAD_ROW = {
     "type": "object",
     "properties": {name: {"type": ["string", "null"]} for name in LEAD_FIELDS},
-    "additionalProperties": False,
-    "description": "a lead needs an email or a LinkedIn URL; blank fields count as missing",
+    # Rows are checked one by one: a row with another member is rejected (unknown_field), not the import.
+    "description": "a lead needs an email or a LinkedIn URL; blank fields count as missing; a row with"
+    " another member is rejected with code unknown_field",
 }
 _IMPORT_BODY = {
     "requestBody": {
@@ -272,7 +274,12 @@ def get_group_leads(
     group_id: GroupId,
     page: PagingDep,
     q: Annotated[
-        str | None, Query(max_length=MAX_QUERY, description="part of a name, email or company, in any case")
+        str | None,
+        Query(
+            max_length=MAX_QUERY,
+            description="part of a name, email or company, in any case; no control characters",
+            json_schema_extra={"pattern": NO_CONTROL},  # what has_control refuses, as the schema says it
+        ),
     ] = None,
 ) -> dict[str, Any]:
     if q is not None and has_control(q):

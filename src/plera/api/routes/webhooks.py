@@ -62,7 +62,12 @@ def _webhook_secret(sv: Services, workspace_id: UUID) -> str:
     "/{workspace_id}/email/inbound",
     status_code=202,
     summary="A raw RFC 5322 message (message/rfc822): matched, classified and applied before the 202",
-    openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def post_email(sv: ServicesDep, workspace_id: WorkspaceId, request: Request) -> dict[str, Any]:
     ws, body = await signed_body(sv, workspace_id, request)
@@ -76,6 +81,12 @@ async def post_email(sv: ServicesDep, workspace_id: WorkspaceId, request: Reques
     "/{workspace_id}/linkedin",
     status_code=202,
     summary="LinkedIn provider events: invite_accepted, message_received (docs/linkedin-provider.md)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LinkedInEvent.model_json_schema()}},
+        }
+    },
 )
 async def post_linkedin(sv: ServicesDep, workspace_id: WorkspaceId, request: Request) -> dict[str, Any]:
     ws, body = await signed_body(sv, workspace_id, request)
