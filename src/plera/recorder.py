@@ -45,7 +45,11 @@ PIPELINE_BYTES = 32_768
 class PleraRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         size = sum(len(e.state) + len(e.topic) + 64 for e in stored_events)
-        if size <= PIPELINE_BYTES or self.datastore.enable_db_functions:
+        # A delivery's row is refused by its key when the delivery was taken in already. In a pipeline
+        # that refusal may surface as the pipeline's abort (an OperationalError, which the library
+        # retries ten times and the API answers 503) rather than as the IntegrityError that says
+        # "a repeat": so a save with a delivery goes without the pipeline too.
+        if (size <= PIPELINE_BYTES and kwargs.get("delivery") is None) or self.datastore.enable_db_functions:
             return super().insert_events(stored_events, **kwargs)
         return self._insert_events_unpipelined(stored_events, **kwargs)
 

@@ -105,8 +105,12 @@ def test_history_replays_the_state_when_the_clock_was_set_back(api, clock):
         history = api.ok(api.get(f"/v1/leads/{lead}/history"))
         (state,) = history["state"]
         assert state["id"] == enrollment and state["paused"] is True
-        # As of the earlier time, only the pause had happened: its enrollment not yet, so no state.
+        # As of the earlier time the pause, stamped 30 days back, had happened: an aggregate is taken up
+        # to its last event at or before `as_of`, with the events before it in its own order.
         earlier = (started - timedelta(days=1)).isoformat().replace("+00:00", "Z")
-        assert api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": earlier}))["state"] == []
+        (then,) = api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": earlier}))["state"]
+        assert then["id"] == enrollment and then["paused"] is True
+        long_before = (started - timedelta(days=60)).isoformat().replace("+00:00", "Z")
+        assert api.ok(api.get(f"/v1/leads/{lead}/history", params={"as_of": long_before}))["state"] == []
     finally:
         clock.set(started + timedelta(hours=1))
