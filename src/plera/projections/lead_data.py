@@ -12,6 +12,8 @@ from uuid import UUID
 from psycopg import Connection, sql
 
 from plera.messaging.readiness import LeadCounts, LeadQuestions
+from plera.messaging.rendered_lengths import Group, Grouping
+from plera.messaging.template_shapes import SHAPE_SQL
 from plera.messaging.templates import LEAD_FIELDS
 
 ROW_FIELDS = ("first_name", "last_name", "company", "title", "city", "country", "email", "linkedin_url", "timezone")
@@ -72,6 +74,26 @@ def lead_counts(conn: Connection, workspace_id: UUID, group_ids: list[UUID], ask
         dict(zip(names, answers, strict=True)),
         longest={f: v for f, v in zip(LEAD_FIELDS, longest, strict=True) if v is not None},
     )
+
+
+def lead_groups_of(
+    conn: Connection, workspace_id: UUID, group_ids: list[UUID], how: Grouping, *, address: str, without: list[UUID]
+) -> list[Group]:
+    """Eligible leads with the address, but those `without`, grouped as asked, with how many each group has.
+
+    One group a lead when `how.by_lead`: the lead's sender is then part of what it is grouped by."""
+    values = [
+        sql.SQL(SHAPE_SQL).format(sql.Identifier(_field(f))) if f in how.shaped else sql.Identifier(_field(f))
+        for f in how.fields
+    ]
+    what = [*values, sql.SQL("id, 1") if how.by_lead else sql.SQL("NULL::uuid, count(*)")]
+    query = sql.SQL("SELECT {} FROM (" + _LEADS + ") l WHERE NOT {} AND NOT id = ANY(%(without)s){}").format(
+        sql.SQL(", ").join(what),
+        _blank(address),
+        sql.SQL(" GROUP BY {}").format(sql.SQL(", ").join(values)) if values and not how.by_lead else sql.SQL(""),
+    )
+    rows = conn.execute(query, {"ws": workspace_id, "groups": group_ids, "without": without}).fetchall()
+    return [(dict(zip(how.fields, row, strict=False)), row[-2], row[-1]) for row in rows if row[-1]]
 
 
 def lead_rows(
