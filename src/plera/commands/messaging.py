@@ -181,10 +181,7 @@ def readiness_of(sv: Services, sequence: Sequence, *, render_each_lead: bool = F
                 rows = lead_rows(conn, sequence.workspace_id, sequence.source_group_ids, limit=counts.total)
                 answers = count_longer_each(previewer, rows, asked.rendered_lengths)
             else:
-                answers = {
-                    name: _rendered_grouped(conn, sequence, lab, previewer, step, limit)
-                    for name, (step, limit) in asked.rendered_lengths.items()
-                }
+                answers = _rendered_grouped(conn, sequence, lab, previewer, asked.rendered_lengths)
             counts = replace(counts, answers={**counts.answers, **answers})
     unapproved = sequence.unapproved_steps()
     pending_overrides = sum(1 for m in lab.overrides if m["approved_version"] != m["version"])
@@ -192,17 +189,26 @@ def readiness_of(sv: Services, sequence: Sequence, *, render_each_lead: bool = F
     return {"ready": not any(f["severity"] == "blocking" for f in found), "findings": found}
 
 
-def _rendered_grouped(conn: Any, sequence: Sequence, lab: Lab, previewer: Previewer, step: int, limit: int) -> int:
-    """A LinkedIn text with logic: rendered once per group of leads that read the same (rendered_lengths)."""
+def _rendered_grouped(
+    conn: Any, sequence: Sequence, lab: Lab, previewer: Previewer, limits: dict[str, tuple[int, int]]
+) -> dict[str, int]:
+    """LinkedIn texts with logic: each rendered once per group of leads that read the same (rendered_lengths)."""
     ws, groups = sequence.workspace_id, sequence.source_group_ids
-    own = own_messages(lab, step)
-    how = grouping(lab, previewer, step)
-    grouped = lead_groups_of(conn, ws, groups, how, address="linkedin_url", without=own)
-    longer = count_longer(lab, previewer, step, limit, grouped)
-    if own:  # few: each rendered with its own message, as its preview shows it
-        rows = lead_rows(conn, ws, groups, lead_ids=own, limit=len(own))
-        longer += count_longer_each(previewer, rows, {"own": (step, limit)})["own"]
-    return longer
+    how = {name: grouping(lab, previewer, step) for name, (step, _) in limits.items()}
+    grouped = lead_groups_of(conn, ws, groups, how, address="linkedin_url")
+    answers = {name: count_longer(lab, previewer, step, limit, grouped[name]) for name, (step, limit) in limits.items()}
+    for name, (step, limit) in limits.items():
+        own = own_messages(lab, step)
+        if own:  # few: each counted with its own message instead of the step's
+            rows = [r for r in lead_rows(conn, ws, groups, lead_ids=own, limit=len(own)) if _has_linkedin(r)]
+            as_step = count_longer(lab, previewer, step, limit, [(r, r["id"], 1) for r in rows])
+            answers[name] += count_longer_each(previewer, rows, {name: (step, limit)})[name] - as_step
+    return answers
+
+
+def _has_linkedin(row: dict[str, Any]) -> bool:
+    """As lead_groups_of's SQL tells a LinkedIn URL: not blank once spaces are trimmed."""
+    return bool((row["linkedin_url"] or "").strip(" "))
 
 
 def previewer_for(sv: Services, sequence: Sequence, lab: Lab | None = None) -> Previewer:

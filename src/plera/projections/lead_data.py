@@ -77,23 +77,58 @@ def lead_counts(conn: Connection, workspace_id: UUID, group_ids: list[UUID], ask
 
 
 def lead_groups_of(
-    conn: Connection, workspace_id: UUID, group_ids: list[UUID], how: Grouping, *, address: str, without: list[UUID]
-) -> list[Group]:
-    """Eligible leads with the address, but those `without`, grouped as asked, with how many each group has.
+    conn: Connection, workspace_id: UUID, group_ids: list[UUID], asked: dict[str, Grouping], *, address: str
+) -> dict[str, list[Group]]:
+    """Eligible leads with the address, grouped as each name asks, with how many leads each group has.
 
-    One group a lead when `how.by_lead`: the lead's sender is then part of what it is grouped by."""
-    values = [
-        sql.SQL(SHAPE_SQL).format(sql.Identifier(_field(f))) if f in how.shaped else sql.Identifier(_field(f))
-        for f in how.fields
-    ]
-    what = [*values, sql.SQL("id, 1") if how.by_lead else sql.SQL("NULL::uuid, count(*)")]
-    query = sql.SQL("SELECT {} FROM (" + _LEADS + ") l WHERE NOT {} AND NOT id = ANY(%(without)s){}").format(
-        sql.SQL(", ").join(what),
-        _blank(address),
-        sql.SQL(" GROUP BY {}").format(sql.SQL(", ").join(values)) if values and not how.by_lead else sql.SQL(""),
+    The groupings are GROUPING SETS of one query, so the leads are read once for all of them. One group a
+    lead for a grouping `by_lead` (its sender is part of what it is grouped by): a query of its own."""
+    params: dict[str, Any] = {"ws": workspace_id, "groups": group_ids}
+    source = sql.SQL("FROM (" + _LEADS + ") l WHERE NOT {}").format(_blank(address))
+    found: dict[str, list[Group]] = {name: [] for name in asked}
+    for name, how in asked.items():
+        if how.by_lead:
+            query = sql.SQL("SELECT {}, id {}").format(sql.SQL(", ").join([*_values(how), sql.SQL("1")]), source)
+            rows = conn.execute(query, params).fetchall()
+            found[name] = [(dict(zip(how.fields, row, strict=False)), row[-1], 1) for row in rows]
+    together = {name: how for name, how in asked.items() if not how.by_lead}
+    if not together:
+        return found
+    columns = list(dict.fromkeys(column for how in together.values() for column in _columns(how)))
+    sets = list(dict.fromkeys(tuple(columns.index(c) for c in _columns(how)) for how in together.values()))
+    expressions = [_expression(field, shaped) for field, shaped in columns]
+
+    def listed(indices: tuple[int, ...]) -> sql.Composable:
+        return sql.SQL("({})").format(sql.SQL(", ").join(expressions[i] for i in indices))
+
+    grouping = sql.SQL("GROUPING({})").format(sql.SQL(", ").join(expressions)) if expressions else sql.SQL("0")
+    query = sql.SQL("SELECT {} {} GROUP BY GROUPING SETS ({})").format(
+        sql.SQL(", ").join([*expressions, grouping, sql.SQL("count(*)")]), source, sql.SQL(", ").join(map(listed, sets))
     )
-    rows = conn.execute(query, {"ws": workspace_id, "groups": group_ids, "without": without}).fetchall()
-    return [(dict(zip(how.fields, row, strict=False)), row[-2], row[-1]) for row in rows if row[-1]]
+    rows = conn.execute(query, params).fetchall()
+    for name, how in together.items():
+        wanted = _columns(how)
+        # GROUPING's bit is set for each column the row's set does not group by, the first column highest
+        mask = sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in wanted)
+        found[name] = [
+            ({field: row[columns.index((field, field in how.shaped))] for field in how.fields}, None, row[-1])
+            for row in rows
+            if row[-2] == mask
+        ]
+    return found
+
+
+def _columns(how: Grouping) -> list[tuple[str, bool]]:
+    return [(field, field in how.shaped) for field in how.fields]
+
+
+def _values(how: Grouping) -> list[sql.Composable]:
+    return [_expression(field, shaped) for field, shaped in _columns(how)]
+
+
+def _expression(field: str, shaped: bool) -> sql.Composable:
+    column = sql.Identifier(_field(field))
+    return sql.SQL(SHAPE_SQL).format(column) if shaped else column
 
 
 def lead_rows(
