@@ -58,10 +58,12 @@ def lead_counts(conn: Connection, workspace_id: UUID, group_ids: list[UUID], ask
         )
         names.append(check.name)
     for lead_field in LEAD_FIELDS:  # the longest value of each field, for the size bound of templates
+        # max of the value behind its zero-padded length: the longest wins in one pass, where an
+        # array_agg ordered by length sorted every lead's value (six sorts of 225,000, seconds)
         columns.append(
-            sql.SQL("(array_agg(nullif(btrim({0}), '') ORDER BY length(btrim({0})) DESC NULLS LAST))[1]").format(
-                sql.Identifier(lead_field)
-            )
+            sql.SQL(
+                "substr(max(lpad(length(btrim({0}))::text, 10, '0') || nullif(btrim({0}), '') COLLATE \"C\"), 11)"
+            ).format(sql.Identifier(lead_field))
         )
     query = sql.SQL("SELECT {} FROM (" + _LEADS + ") l").format(sql.SQL(", ").join(columns))
     row = conn.execute(query, params).fetchone()
