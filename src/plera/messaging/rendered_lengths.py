@@ -2,9 +2,9 @@
 
 Pure. A text with logic (a filter, `if`, `for`) has no segments to sum in SQL, so it is rendered, but
 not for every lead: its rendered text depends only on the lead fields it reads and on the sender the
-lead gets. The database groups the leads by those fields (by their shape where only the shape counts,
-template_shapes) with how many leads each group holds; each group is rendered once and counts for all
-its leads. The count is exactly the one rendering every lead gives (`each lead`, the reference the
+lead gets. The database groups the leads by those fields with how many leads each group holds; the
+groups merge here by the fields' shapes where only the shape counts (template_shapes), and each is
+rendered once for all its leads. The count is exactly the one rendering every lead gives (`each lead`, the reference the
 tests compare it with): the same leads are skipped (no LinkedIn URL), and a lead with a message of
 its own is rendered with it, one by one.
 """
@@ -19,7 +19,7 @@ from uuid import UUID
 
 from plera.messaging.previews import Previewer
 from plera.messaging.readiness import Lab
-from plera.messaging.template_shapes import shaped_fields
+from plera.messaging.template_shapes import shape_of, shaped_fields
 from plera.messaging.templates import LEAD_FIELDS, analyse, context_of, render
 
 Group = tuple[Mapping[str, str | None], UUID | None, int]
@@ -49,9 +49,11 @@ def count_longer(lab: Lab, previewer: Previewer, step: int, limit: int, groups: 
     source, channel = _source(lab, step), lab.steps[step - 1]["channel"]
     alone = next(iter(_possible_senders(lab, step)))
     weights: Counter[tuple[tuple[tuple[str, str | None], ...], tuple[tuple[str, str | None], ...]]] = Counter()
+    shaped = shaped_fields(source)
     for values, lead_id, leads in groups:
         sender = previewer.sender_of(lead_id, channel) if lead_id is not None else alone
-        weights[tuple(values.items()), tuple(previewer.sender_fields(sender).items())] += leads
+        lead = tuple((f, shape_of(v) if f in shaped and v is not None else v) for f, v in values.items())
+        weights[lead, tuple(previewer.sender_fields(sender).items())] += leads
     longer = 0
     for (lead, sender), leads in weights.items():
         text = render(source, context_of(dict(lead), dict(sender)), channel=channel).text

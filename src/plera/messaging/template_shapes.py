@@ -1,12 +1,11 @@
 """Which lead fields a template reads only by their shape, so that leads can be grouped by it.
 
-A field's shape (`shape_of`) keeps its length, its spaces and its punctuation, and writes every ASCII
-letter and digit as "x": "Acme GmbH" and "Hooli Corp" share the shape "xxxx xxxx". A value that is not
-all printable ASCII is its own shape. When a template only prints a field (directly, through the filters
-of SHAPE_FILTERS, in `~`, in an `if` or `else` branch) or tests whether it is there, the length of the
-rendered text is the same for every value of one shape: readiness renders one value a shape, not every
-lead. A field compared, looped over, assigned to a name or passed through another filter is read by its
-content, and the grouping keeps its value as it is.
+A field's shape (`shape_of`) writes every ASCII letter and digit as "x" and keeps every other
+character: "Acme GmbH" and "Abc1 Corp" share the shape "xxxx xxxx". When a template only prints a field
+(directly, through the filters of SHAPE_FILTERS, in `~`, in an `if` or `else` branch) or tests whether
+it is there, the rendered text has the same length for every value of one shape, so readiness renders
+one value a shape, not every lead. A field compared, looped over, assigned to a name or passed through
+another filter is read by its content, and the grouping keeps its value as it is.
 """
 
 from __future__ import annotations
@@ -19,22 +18,20 @@ from jinja2 import TemplateSyntaxError, nodes
 
 from plera.messaging.template_analysis import FALLBACK_FILTERS, LEAD_FIELDS, parse
 
-# For printable ASCII each keeps the length and what the others look at: spaces (trim, truncate,
-# title) and the characters escape rewrites (& < > " '), which a shape keeps as they are.
+# Each keeps the length of a shape: case mappings go character by character (an ASCII letter maps to
+# one character, a kept character as before), and what they look at beyond that is kept as it is:
+# spaces (trim, truncate, title's word starts) and the characters escape rewrites (& < > " ').
 SHAPE_FILTERS = FALLBACK_FILTERS | {"upper", "lower", "title", "capitalize", "trim", "truncate"}
 SHAPE_FILTERS |= {"e", "escape", "first", "last", "length", "join"}
 # Filters whose first argument is printed instead of the value, so it is read as printed.
 _PRINTING_ARGUMENTS = FALLBACK_FILTERS
-# SQL that computes shape_of in the database, for the GROUP BY of readiness.
-SHAPE_SQL = "CASE WHEN {0} ~ '^[ -~]*$' THEN regexp_replace({0}, '[A-Za-z0-9]', 'x', 'g') ELSE {0} END"
 
-_ASCII_PRINTABLE = re.compile(r"[ -~]*")
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
 def shape_of(value: str) -> str:
-    """The value with each ASCII letter and digit as "x", when it is all printable ASCII; else itself."""
-    return _ALNUM.sub("x", value) if _ASCII_PRINTABLE.fullmatch(value) else value
+    """The value with each ASCII letter and digit as "x"."""
+    return _ALNUM.sub("x", value)
 
 
 @lru_cache(maxsize=1024)
