@@ -27,14 +27,17 @@ LOCAL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @contextmanager
-def scratch_services(*, keep: bool = False, **settings: object) -> Iterator[Services]:
+def scratch_services(*, keep: bool = False, reuse: str | None = None, **settings: object) -> Iterator[Services]:
     """Services on a fresh database of PLERA_DATABASE_URL's server, else the local one.
 
-    The database is dropped afterwards, unless `keep` (then `sv.db.url` names it)."""
+    The database is dropped afterwards, unless `keep` (then `sv.db.url` names it). `reuse` names a
+    database kept by an earlier run, opened as it is and kept: large setups are built once."""
     server = os.environ.get("PLERA_DATABASE_URL") or LOCAL
-    name = f"plera_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = reuse or f"plera_bench_{uuid.uuid4().hex[:8]}"
+    keep = keep or reuse is not None
+    if reuse is None:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
     params = conninfo_to_dict(server)
     params["dbname"] = name
     url = make_conninfo(**params)

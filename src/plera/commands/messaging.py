@@ -16,9 +16,10 @@ from plera.aggregates.strategy_profile import StrategyProfile
 from plera.commands.models import Command, text
 from plera.messaging.drafting import DraftRequest, ProfileBrief, StepBrief, writer_for
 from plera.messaging.previews import Previewer
-from plera.messaging.readiness import NOTE_LIMIT, Lab, LeadCounts, SenderInfo, findings, questions
+from plera.messaging.readiness import NOTE_LIMIT, Lab, SenderInfo, findings, questions
+from plera.messaging.rendered_lengths import count_longer, count_longer_each, grouping, own_messages
 from plera.messaging.unsubscribe import unsubscribe_url
-from plera.projections.lead_data import lead_counts, lead_rows
+from plera.projections.lead_data import lead_counts, lead_groups_of, lead_rows
 from plera.runtime import Services
 
 SAMPLE_LEADS = 5  # leads shown to the AI writer as examples of who it writes to
@@ -160,37 +161,54 @@ def _sender_info(account: SenderAccount) -> SenderInfo:
     )
 
 
-def readiness(sv: Services, workspace_id: UUID, sequence_id: UUID) -> dict[str, Any]:
+def readiness(sv: Services, workspace_id: UUID, sequence_id: UUID, *, render_each_lead: bool = False) -> dict[str, Any]:
     sequence = sv.events.get(sequence_id, Sequence, workspace_id)
-    return readiness_of(sv, sequence)
+    return readiness_of(sv, sequence, render_each_lead=render_each_lead)
 
 
-def readiness_of(sv: Services, sequence: Sequence) -> dict[str, Any]:
-    """`{ready, findings}`: ready when nothing blocks the launch."""
+def readiness_of(sv: Services, sequence: Sequence, *, render_each_lead: bool = False) -> dict[str, Any]:
+    """`{ready, findings}`: ready when nothing blocks the launch.
+
+    `render_each_lead` counts the lengths of LinkedIn texts with logic by rendering every lead, as
+    readiness did before it grouped the leads: the reference the tests and the bench compare with."""
     lab = lab_of(sv, sequence)
     asked = questions(lab)
     with sv.db.pool.connection() as conn:
         counts = lead_counts(conn, sequence.workspace_id, sequence.source_group_ids, asked)
         if asked.rendered_lengths:
-            counts = _rendered_lengths(sv, conn, sequence, lab, counts, asked.rendered_lengths)
+            previewer = previewer_for(sv, sequence, lab)
+            if render_each_lead:
+                rows = lead_rows(conn, sequence.workspace_id, sequence.source_group_ids, limit=counts.total)
+                answers = count_longer_each(previewer, rows, asked.rendered_lengths)
+            else:
+                answers = _rendered_grouped(conn, sequence, lab, previewer, asked.rendered_lengths)
+            counts = replace(counts, answers={**counts.answers, **answers})
     unapproved = sequence.unapproved_steps()
     pending_overrides = sum(1 for m in lab.overrides if m["approved_version"] != m["version"])
     found = [f.as_dict() for f in findings(lab, counts, unapproved=unapproved, overrides_unapproved=pending_overrides)]
     return {"ready": not any(f["severity"] == "blocking" for f in found), "findings": found}
 
 
-def _rendered_lengths(
-    sv: Services, conn: Any, sequence: Sequence, lab: Lab, counts: LeadCounts, checks: dict[str, tuple[int, int]]
-) -> LeadCounts:
-    """Templates with logic: their length per lead is known only by rendering them."""
-    previewer = previewer_for(sv, sequence, lab)
-    answers = dict(counts.answers)
-    for row in lead_rows(conn, sequence.workspace_id, sequence.source_group_ids, limit=counts.total):
-        items = previewer.preview(row)
-        for name, (step, limit) in checks.items():
-            if len(items[step - 1].body) > limit:
-                answers[name] = answers.get(name, 0) + 1
-    return replace(counts, answers=answers)
+def _rendered_grouped(
+    conn: Any, sequence: Sequence, lab: Lab, previewer: Previewer, limits: dict[str, tuple[int, int]]
+) -> dict[str, int]:
+    """LinkedIn texts with logic: each rendered once per group of leads that read the same (rendered_lengths)."""
+    ws, groups = sequence.workspace_id, sequence.source_group_ids
+    how = {name: grouping(lab, previewer, step) for name, (step, _) in limits.items()}
+    grouped = lead_groups_of(conn, ws, groups, how, address="linkedin_url")
+    answers = {name: count_longer(lab, previewer, step, limit, grouped[name]) for name, (step, limit) in limits.items()}
+    for name, (step, limit) in limits.items():
+        own = own_messages(lab, step)
+        if own:  # few: each counted with its own message instead of the step's
+            rows = [r for r in lead_rows(conn, ws, groups, lead_ids=own, limit=len(own)) if _has_linkedin(r)]
+            as_step = count_longer(lab, previewer, step, limit, [(r, r["id"], 1) for r in rows])
+            answers[name] += count_longer_each(previewer, rows, {name: (step, limit)})[name] - as_step
+    return answers
+
+
+def _has_linkedin(row: dict[str, Any]) -> bool:
+    """As lead_groups_of's SQL tells a LinkedIn URL: not blank once spaces are trimmed."""
+    return bool((row["linkedin_url"] or "").strip(" "))
 
 
 def previewer_for(sv: Services, sequence: Sequence, lab: Lab | None = None) -> Previewer:

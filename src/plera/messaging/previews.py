@@ -147,7 +147,7 @@ class Previewer:
         """The step rendered for the lead, as it would go out (without the thread's "Re:")."""
         context = context_of(
             {f: lead.get(f) for f in LEAD_FIELDS},
-            {"name": sender.name if sender else None, "signature": self._signature(sender)},
+            self.sender_fields(sender),
             self._unsubscribe_url(lead["id"]) if channel == "email" else None,
         )
         without_note = channel == "linkedin_invite" and self._lab.invite_without_note
@@ -166,8 +166,12 @@ class Previewer:
     def _missing(self, channel: str) -> str | None:
         return None if channel == "linkedin_invite" and self._lab.invite_without_note else "no message yet"
 
-    def _signature(self, sender: SenderInfo | None) -> str | None:
-        return (sender.signature if sender else None) or self._lab.profile_signature
+    def sender_fields(self, sender: SenderInfo | None) -> dict[str, str | None]:
+        """What `sender.<field>` reads for a lead the sender sends to: its signature, else the profile's."""
+        return {
+            "name": sender.name if sender else None,
+            "signature": (sender.signature if sender else None) or self._lab.profile_signature,
+        }
 
     @staticmethod
     def _render(

@@ -75,7 +75,7 @@ def variables_for(channel: str) -> frozenset[str]:
 def analyse(source: str, *, channel: str) -> Analysis:
     """What the template uses, read from its syntax tree; it is never rendered."""
     try:
-        return _Reader(variables_for(channel)).read(_parser.parse(source))
+        return _Reader(variables_for(channel)).read(parse(source))
     except TemplateSyntaxError as error:
         return Analysis(error=f"line {error.lineno}: {error.message or 'syntax error'}")
     except _Refused as refusal:
@@ -84,6 +84,11 @@ def analyse(source: str, *, channel: str) -> Analysis:
         return Analysis(error="the template is nested too deeply")
     except ValueError as error:  # the lexer's int() refuses a number literal of thousands of digits
         return Analysis(error=f"the template could not be read: {error}")
+
+
+def parse(source: str) -> nodes.Template:
+    """The template's syntax tree, lexed as the rendering sandbox lexes it."""
+    return _parser.parse(source)
 
 
 def literal_length(analysis: Analysis) -> int | None:
