@@ -86,5 +86,5 @@ def test_paused_and_unknown_are_said_of_each_name() -> None:
 
     found = details(paused, LeadCounts(total=3))
 
-    assert found["sender_capacity"] == ["email: Bo is paused, sending nothing"]
+    assert found["sender_unavailable"] == ["email sender Bo is paused"]  # blocking: its leads would wait
     assert found["unknown_variable"] == ["step 1 body: lead.shoe_size is not known"]
