@@ -79,6 +79,9 @@ class KafkaFeed:
         # group id (say, after a member died and the broker still holds its session) resumes
         # exactly where the read models stand.
         self._consumer_name = positions
+        # Set when a batch failed and the client could not be sent back to the stored positions then
+        # (the database was away): the next poll does it first, else that batch would be skipped.
+        self._rewind = False
         with sv.db.pool.connection() as conn:
             ensure_schema(conn, projections, schema)
         # Tuned for latency: the broker answers as soon as one record is there, or after 10 ms.
@@ -110,6 +113,9 @@ class KafkaFeed:
 
     def poll_once(self, timeout_ms: int = 100) -> int:
         """Applies one poll's records in one transaction. Returns how many records were applied."""
+        if self._rewind:  # raises again while the database is away; the next poll tries again
+            self.seek_to_stored(list(self._consumer.assignment()))
+            self._rewind = False
         batches = self._consumer.poll(timeout_ms=timeout_ms)
         if not batches:
             return 0
@@ -126,8 +132,12 @@ class KafkaFeed:
                 )
         except Exception:
             # Nothing of the batch was applied (one transaction), but the client has moved past it:
-            # go back to the stored positions, so that the batch comes again.
-            self.seek_to_stored(list(self._consumer.assignment()))
+            # go back to the stored positions, so that the batch comes again. Reading them needs the
+            # database, which may be what failed: then the next poll goes back first.
+            self._rewind = True
+            with contextlib.suppress(Exception):
+                self.seek_to_stored(list(self._consumer.assignment()))
+                self._rewind = False
             raise
         try:
             self._consumer.commit({tp: OffsetAndMetadata(positions[source_of(tp)], "", -1) for tp in batches})
