@@ -57,6 +57,8 @@ class PleraRecorder(PostgresApplicationRecorder):
     def _insert_events_unpipelined(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:  # a delivery that changed nothing is still recorded as taken in
+                return []
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs) or []
 
