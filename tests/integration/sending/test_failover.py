@@ -60,8 +60,8 @@ def summaries(world: World, name: str) -> list[str]:
 
 
 def test_a_lead_on_a_sender_paused_for_a_refused_login_gets_its_step_through_another_after_24_hours_once(world):
-    world.smtp.require_auth("bea", "bea-secret")  # Cal's password is not the server's
     bea, cal, ben, cleo = two_senders(world, ONE_EMAIL)
+    world.smtp.require_auth("bea", "bea-secret")  # from now on Cal's login is refused (it passed its check)
 
     assert world.advance(hours=1) == {"sent": 1, "sender_paused": 1}  # 09:00 in Berlin, Monday
     assert sender(world, cal).status == "paused"
@@ -93,8 +93,8 @@ def test_a_lead_on_a_sender_paused_for_a_refused_login_gets_its_step_through_ano
 
 
 def test_the_wait_is_the_sequences_sender_failover_hours(world):
-    world.smtp.require_auth("bea", "bea-secret")
     bea, cal, ben, cleo = two_senders(world, ONE_EMAIL, sender_failover_hours=2)
+    world.smtp.require_auth("bea", "bea-secret")  # from now on Cal's login is refused (it passed its check)
     world.advance(hours=1)  # Cal's login is refused at 09:00
 
     world.clock.advance(timedelta(hours=1, minutes=59))
@@ -143,8 +143,8 @@ def test_a_sender_taken_out_of_the_sequences_senders_hands_its_leads_over_at_onc
 
 
 def test_a_lead_stays_on_its_paused_sender_when_no_other_sender_of_the_channel_is_active(world):
-    world.smtp.require_auth("bea", "bea-secret")
     bea, cal, ben, cleo = two_senders(world, ONE_EMAIL)
+    world.smtp.require_auth("bea", "bea-secret")  # from now on Cal's login is refused (it passed its check)
     world.advance(hours=1)
     set_sender_status(world.sv, world.workspace_id, bea, paused=True, reason="holiday", actor=ACTOR)
     world.clock.advance(timedelta(days=2))
@@ -154,8 +154,8 @@ def test_a_lead_stays_on_its_paused_sender_when_no_other_sender_of_the_channel_i
 
 
 def test_the_dashboard_counts_a_lead_waiting_on_a_paused_sender_as_failed_and_names_the_sender(world):
-    world.smtp.require_auth("bea", "bea-secret")
     bea, cal, ben, cleo = two_senders(world, ONE_EMAIL)
+    world.smtp.require_auth("bea", "bea-secret")  # from now on Cal's login is refused (it passed its check)
     assert world.sequence_id is not None
     with world.sv.db.pool.connection() as conn:
         assert sequence_problems(conn, world.sequence_id, [bea, cal]) == []
