@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,19 +34,10 @@ def libfaketime() -> str:
     return found[0]
 
 
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_two_workers_with_wall_clocks_eight_minutes_apart_send_each_step_once(
-    empty_database_url: str, smtp: FakeSmtp, tmp_path: Path
+    empty_database_url: str, smtp_server: FakeSmtp, tmp_path: Path
 ):
+    smtp = smtp_server
     sv = open_services(empty_database_url, tmp_path / "data")
     campaign = Campaign.launch(sv, smtp, leads=LEADS, senders=6)
     stop = threading.Event()

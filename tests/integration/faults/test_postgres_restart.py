@@ -19,7 +19,6 @@ import pytest
 
 from plera.consumers.lag import event_store_head, stored_positions
 from plera.runtime import Services
-from tests.fakes.smtp_server import FakeSmtp
 
 from .counting import tally
 from .private_postgres import PrivatePostgres
@@ -35,16 +34,6 @@ def postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[FakeSmtp]:
-    server = FakeSmtp()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -90,8 +79,9 @@ def verify(postgres: PrivatePostgres, tmp_path: Path) -> subprocess.CompletedPro
     )
 
 
-def test_postgresql_crashing_mid_send_loses_no_step_and_sends_none_twice(postgres, smtp, service, tmp_path):
+def test_postgresql_crashing_mid_send_loses_no_step_and_sends_none_twice(postgres, smtp_server, service, tmp_path):
     sv, up = service
+    smtp = smtp_server
     campaign = Campaign.launch(sv, smtp, leads=LEADS, senders=6)
     with ClockDriver(sv, step=timedelta(minutes=2)):
         wait_for(lambda: len(smtp.messages) >= LEADS // 4, 120, "the first sends")
@@ -124,9 +114,10 @@ def test_postgresql_crashing_mid_send_loses_no_step_and_sends_none_twice(postgre
 
 
 def test_postgresql_crashing_while_the_feed_applies_an_import_leaves_read_models_equal_to_a_rebuild(
-    postgres, smtp, service, tmp_path
+    postgres, smtp_server, service, tmp_path
 ):
     sv, up = service
+    smtp = smtp_server
     campaign = Campaign.launch(sv, smtp, leads=10, senders=1)
     wait_for(lambda: caught_up(sv), 60, "the feed to start")
     from plera.commands.lead_import import parse_json_rows
