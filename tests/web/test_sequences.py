@@ -251,6 +251,7 @@ def test_bad_input_is_shown_beside_the_fields(tab: Tab, person: Callable[..., Pe
     page.get_by_role("button", name="Add sender").click()
     assert page.get_by_role("alert").get_by_role("link", name="Enter name").is_visible()
     assert "Daily limit" in page.locator("#sender-daily-limit-error").inner_text()
+    assert page.get_by_role("alert").get_by_role("link", name="Enter SMTP host", exact=True).is_visible()
     tab.check_accessible()
     tab.screenshot("senders-errors")
 

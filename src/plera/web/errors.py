@@ -123,8 +123,10 @@ def _in_words(label: str, error: Any) -> str:
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
     lead = label[:1].upper() + label[1:]
+    # "Enter name", but "Enter SMTP host": an acronym keeps its capitals.
+    inner = label if label[1:2].isupper() else label[:1].lower() + label[1:]
     if kind in ("missing", "string_too_short", "string_pattern_mismatch"):
-        return f"Enter {label[:1].lower() + label[1:]}"
+        return f"Enter {inner}"
     if kind == "too_short":
         return f"{lead}: add at least {ctx.get('min_length', 1)}"
     if kind == "string_too_long":
@@ -136,5 +138,5 @@ def _in_words(label: str, error: Any) -> str:
     if kind == "less_than_equal":
         return f"{lead} must be {ctx.get('le')} or less"
     if kind in ("uuid_parsing", "uuid_type", "literal_error"):
-        return f"Choose {label[:1].lower() + label[1:]} from the list"
+        return f"Choose {inner} from the list"
     return f"{lead}: {error.get('msg', 'not valid')}"
